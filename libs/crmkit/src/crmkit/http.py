@@ -1,0 +1,81 @@
+"""The HTTP chassis every service API is built on: correlation ids, metrics, problem+json, health."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from crmkit import context, metrics
+from crmkit.problems import install_problem_handlers
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def create_app(
+    *,
+    title: str,
+    version: str = "0.1.0",
+    readiness: dict[str, ReadinessCheck] | None = None,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+    root_path: str = "",
+) -> FastAPI:
+    app = FastAPI(title=title, version=version, lifespan=lifespan, root_path=root_path)
+    install_problem_handlers(app)
+    checks = readiness or {}
+
+    @app.middleware("http")
+    async def correlate_and_measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        incoming = request.headers.get("x-request-id") or request.headers.get("x-correlation-id")
+        try:
+            cid = uuid.UUID(incoming) if incoming else uuid.uuid4()
+        except ValueError:
+            cid = uuid.uuid5(uuid.NAMESPACE_URL, incoming or "")
+        token = context.correlation_id.set(cid)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["x-request-id"] = incoming or str(cid)
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.HTTP_LATENCY.labels(request.method, path, str(status)).observe(
+                time.perf_counter() - started
+            )
+            context.correlation_id.reset(token)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        ok = True
+        for name, check in checks.items():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as exc:
+                ok = False
+                results[name] = f"unavailable: {type(exc).__name__}"
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": results}, status_code=200 if ok else 503
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

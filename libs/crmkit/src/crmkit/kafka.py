@@ -1,0 +1,79 @@
+"""Kafka clients configured so that a service author cannot pick a default that loses messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from crm_contracts.registry import Topic
+
+from crmkit.settings import KitSettings
+
+log = logging.getLogger(__name__)
+
+
+def producer_options(settings: KitSettings) -> dict[str, object]:
+    """acks=all always; idempotence only where the broker supports it (Apache Kafka, not Tansu)."""
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "acks": settings.kafka_acks,
+        "enable_idempotence": settings.kafka_idempotence,
+        "linger_ms": 5,
+        "max_batch_size": 262_144,
+        "request_timeout_ms": 15_000,
+        "client_id": f"{settings.service_name}-producer",
+    }
+
+
+def make_producer(settings: KitSettings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(**producer_options(settings))
+
+
+async def ensure_topics(settings: KitSettings, topics: Iterable[Topic | tuple[str, int]]) -> list[str]:
+    """Create the given topics (with their partitions and configs) when missing. Returns the created names.
+
+    Topics are always created explicitly: auto-created ones get the broker's default partition count.
+    """
+    wanted: dict[str, NewTopic] = {}
+    for topic in topics:
+        if isinstance(topic, Topic):
+            name = settings.topic(topic.name)
+            wanted[name] = NewTopic(
+                name,
+                topic.partitions,
+                settings.topic_replication_factor,
+                topic_configs=topic.kafka_configs(),
+            )
+        else:
+            name = settings.topic(topic[0])
+            wanted[name] = NewTopic(name, topic[1], settings.topic_replication_factor)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [new for name, new in wanted.items() if name not in existing]
+        created: list[str] = []
+        for new in missing:
+            try:
+                await admin.create_topics([new])
+                created.append(new.name)
+            except TopicAlreadyExistsError:
+                pass
+        if created:
+            log.info("created topics", extra={"topics": created})
+        return created
+    finally:
+        await admin.close()
+
+
+async def missing_topics(settings: KitSettings, names: Iterable[str]) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        return [name for name in names if name not in existing]
+    finally:
+        await admin.close()

@@ -1,0 +1,96 @@
+"""The writing half of the transactional outbox.
+
+A service calls ``Outbox.add(conn, event)`` inside the transaction that changes its state. The event row
+commits or rolls back with the change; the relay publishes it afterwards. ``pg_notify`` in the same
+transaction wakes the relay at commit time, so delivery does not wait for a poll.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from crm_contracts.envelope import Envelope, EventModel, new_envelope
+from crm_contracts.registry import TOPICS, Topic
+
+from crmkit import context
+from crmkit.db import Connection
+
+NOTIFY_CHANNEL = "kit_outbox"
+
+
+def encode(envelope: Envelope[Any]) -> bytes:
+    return envelope.model_dump_json().encode()
+
+
+def record_headers(envelope: Envelope[Any]) -> list[tuple[str, str]]:
+    """Headers mirror the envelope's ids so tools can route and deduplicate without parsing the value."""
+    headers = [
+        ("event_id", str(envelope.event_id)),
+        ("event_type", envelope.type),
+        ("schema_version", str(envelope.schema_version)),
+        ("producer", envelope.producer),
+        ("content-type", "application/json"),
+    ]
+    if envelope.correlation_id:
+        headers.append(("correlation_id", str(envelope.correlation_id)))
+    return headers
+
+
+class Outbox:
+    def __init__(self, producer: str, topic_prefix: str = "", registry: Sequence[Topic] = TOPICS) -> None:
+        self.producer = producer
+        self.topic_prefix = topic_prefix
+        self._topic_of = {model.event_type: topic.name for topic in registry for model in topic.events}
+
+    def topic_of(self, event: EventModel) -> str:
+        try:
+            return self.topic_prefix + self._topic_of[event.event_type]
+        except KeyError:
+            raise ValueError(f"no topic in the registry carries {event.event_type}") from None
+
+    def envelope(
+        self,
+        event: EventModel,
+        *,
+        causation_id: uuid.UUID | None = None,
+        correlation_id: uuid.UUID | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Envelope[Any]:
+        return new_envelope(
+            event,
+            producer=self.producer,
+            correlation_id=correlation_id or context.current_correlation_id(),
+            causation_id=causation_id or context.causation_id.get(),
+            occurred_at=occurred_at,
+        )
+
+    async def add(self, conn: Connection, event: EventModel, **meta: Any) -> Envelope[Any]:
+        """Record one event in the caller's transaction."""
+        return (await self.add_many(conn, [event], **meta))[0]
+
+    async def add_many(
+        self, conn: Connection, events: Sequence[EventModel], **meta: Any
+    ) -> list[Envelope[Any]]:
+        if not conn.is_in_transaction():
+            raise RuntimeError("Outbox.add must run inside the transaction that changes the state")
+        envelopes = [self.envelope(event, **meta) for event in events]
+        await conn.executemany(
+            """INSERT INTO kit_outbox (event_id, topic, partition_key, event_type, value, headers)
+               VALUES ($1, $2, $3, $4, $5, $6)""",
+            [
+                (
+                    env.event_id,
+                    self.topic_of(event),
+                    env.partition_key,
+                    env.type,
+                    encode(env),
+                    record_headers(env),
+                )
+                for env, event in zip(envelopes, events, strict=True)
+            ],
+        )
+        await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        return envelopes

@@ -1,0 +1,123 @@
+"""The event worker: a FastStream KafkaBroker whose one subscriber feeds the idempotent consumer.
+
+Every setting that loses or reorders messages by default is fixed here, once:
+- ``ack_policy=NACK_ON_ERROR``: offsets are committed only after a batch is durably applied (or
+  dead-lettered); an exception seeks back instead of moving on (the default ACK_FIRST auto-commits);
+- ``auto_offset_reset="earliest"``: a new consumer group starts from the beginning, not from "now";
+- ``batch=True``: one database transaction per batch, for throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+from crm_contracts.registry import TOPICS, Topic, deadletter_topic
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from crmkit.consumer import EventConsumer, Subscriptions
+from crmkit.kafka import ensure_topics, make_producer, missing_topics
+from crmkit.outbox import Outbox
+from crmkit.settings import KitSettings
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Consumes the topics of one service's subscriptions. ``restart()`` rebuilds the Kafka clients."""
+
+    def __init__(
+        self,
+        settings: KitSettings,
+        pool: asyncpg.Pool,
+        subscriptions: Subscriptions,
+        registry: Sequence[Topic] = TOPICS,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.subscriptions = subscriptions
+        self.topics = subscriptions.topics(registry)
+        self.topic_names = [settings.topic(t.name) for t in self.topics]
+        self.outbox = Outbox(settings.service_name, settings.topic_prefix, registry)
+        self.broker: KafkaBroker | None = None
+        self._dlq_producer = make_producer(settings)
+        self.consumer: EventConsumer | None = None
+        self._lock = asyncio.Lock()
+
+    def _build_broker(self) -> KafkaBroker:
+        s = self.settings
+        broker = KafkaBroker(
+            s.kafka_bootstrap_servers,
+            client_id=f"{s.service_name}-worker",
+            log_level=logging.DEBUG,
+            graceful_timeout=20,
+        )
+        consumer = self.consumer
+        assert consumer is not None
+
+        async def handle(msg: KafkaMessage) -> None:
+            records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+            await consumer.process_batch(records, getattr(msg, "consumer", None))
+
+        broker.subscriber(
+            *self.topic_names,
+            group_id=s.consumer_group,
+            batch=True,
+            max_records=s.consumer_max_records,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            batch_timeout_ms=s.consumer_fetch_max_wait_ms,
+            session_timeout_ms=s.consumer_session_timeout_ms,
+            heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
+            include_in_schema=False,
+        )(handle)
+        return broker
+
+    async def ensure_topics(self) -> None:
+        if self.settings.create_topics:
+            await ensure_topics(
+                self.settings, [*self.topics, (deadletter_topic(self.settings.service_name), 1)]
+            )
+
+    async def start(self) -> None:
+        if not self.topics:
+            return
+        await self.ensure_topics()
+        await self._dlq_producer.start()
+        self.consumer = EventConsumer(
+            self.settings, self.pool, self.subscriptions, self.outbox, self._dlq_producer
+        )
+        self.broker = self._build_broker()
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        if self.broker is not None:
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
+            self.broker = None
+        with contextlib.suppress(Exception):
+            await self._dlq_producer.stop()
+
+    async def restart(self) -> None:
+        """New Kafka clients; used when the broker lost its topics (a restarted memory broker)."""
+        async with self._lock:
+            log.warning("restarting the event worker")
+            await self.stop()
+            self._dlq_producer = make_producer(self.settings)
+            await self.start()
+
+    async def check_topology(self) -> bool:
+        """True when every topic this worker needs exists; recreates them and restarts when not."""
+        if not self.topics:
+            return True
+        names = [*self.topic_names, self.settings.topic(deadletter_topic(self.settings.service_name))]
+        if not await missing_topics(self.settings, names):
+            return True
+        await self.restart()
+        return False

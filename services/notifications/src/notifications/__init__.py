@@ -1,0 +1,1 @@
+"""The notifications service of the EDESAL CRM: assignment emails, reminders and escalation ladders."""

@@ -1,0 +1,11 @@
+"""Configuration of the reports service, from the environment."""
+
+from __future__ import annotations
+
+from crmkit.settings import KitSettings
+
+
+class Settings(KitSettings):
+    service_name: str = "reports"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/crm_reports"
+    http_port: int = 8104

@@ -1,0 +1,26 @@
+"""Wiring of the tickets service: settings, migrations, consumed and produced topics, API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crm_contracts.registry import TOPICS
+from crmkit.runtime import ServiceDefinition
+
+from tickets.api import build_api
+from tickets.handlers import subscriptions
+from tickets.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def define(settings: Settings | None = None) -> ServiceDefinition:
+    settings = settings or Settings()
+    return ServiceDefinition(
+        name="tickets",
+        settings=settings,
+        migrations=[MIGRATIONS],
+        subscriptions=subscriptions,
+        build_api=build_api,
+        produces=[t for t in TOPICS if t.producer == "tickets"],
+    )
