@@ -1,0 +1,147 @@
+"""The messaging kit under faults: the broker goes away, a consumer is SIGKILLed between effect and commit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from crmkit import localstack, metrics
+from crmkit.runtime import ServiceRuntime
+from eventually import eventually
+
+from kit.helpers import effect_counts
+from kit.pingpong import pinger, ponger, write_ping
+
+pytestmark = pytest.mark.integration
+TESTS = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def own_broker(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(localstack.tansu_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        localstack.wait_for_port("127.0.0.1", port)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def test_writes_survive_a_broker_outage_and_are_delivered_once_after(settings_for, new_database):
+    port = localstack.free_port()
+    broker = {"kafka_bootstrap_servers": f"127.0.0.1:{port}", "kafka_idempotence": False}
+    pinger_rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"), **broker)))
+    ponger_db = await new_database("ponger")
+    ponger_rt = ServiceRuntime(ponger(settings_for(database_url=ponger_db, **broker)))
+    with own_broker(port) as first:
+        async with pinger_rt.running({"relay"}), ponger_rt.running({"worker"}):
+            async with pinger_rt.pool.acquire() as conn:
+                for seq in range(20):
+                    await write_ping(conn, pinger_rt.outbox, f"a{seq % 4}", seq)
+            await eventually(lambda: effect_counts(ponger_db), lambda c: len(c) == 20, what="before the outage")
+
+            first.kill()
+            first.wait()
+            errors_before = _relay_errors()
+            async with pinger_rt.pool.acquire() as conn:
+                for seq in range(20, 120):
+                    await write_ping(conn, pinger_rt.outbox, f"a{seq % 4}", seq)  # still succeeds
+            await eventually(_async(_relay_errors), lambda n: n > errors_before, what="the relay noticing")
+
+            with own_broker(port):
+                counts = await eventually(
+                    lambda: effect_counts(ponger_db), lambda c: len(c) == 120, timeout=60, what="all 120 effects"
+                )
+                assert set(counts.values()) == {1}
+
+
+def _relay_errors() -> float:
+    return sum(s.value for m in metrics.RELAY_ERRORS.collect() for s in m.samples if s.name.endswith("_total"))
+
+
+def _async(fn):  # type: ignore[no-untyped-def]
+    async def probe():  # type: ignore[no-untyped-def]
+        return fn()
+
+    return probe
+
+
+def _ponger_process(settings_env: dict[str, str], port: int, marker: Path | None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **settings_env, "HTTP_PORT": str(port), "PYTHONPATH": str(TESTS)}
+    if marker:
+        env["PONGER_CRASH_MARKER"] = str(marker)
+    return subprocess.Popen(
+        [sys.executable, "-m", "kit.pingpong", "ponger", "run"], env=env, start_new_session=True
+    )
+
+
+async def test_consumer_killed_after_effect_before_commit_applies_it_once(
+    settings_for, new_database, tmp_path, topic_prefix, infra
+):
+    pinger_rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"))))
+    ponger_db = await new_database("ponger")
+    env = {
+        "DATABASE_URL": ponger_db,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "KAFKA_IDEMPOTENCE": str(infra.kafka_is_apache).lower(),
+        "TOPIC_PREFIX": topic_prefix,
+        "CONSUMER_SESSION_TIMEOUT_MS": "3000",
+        "CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
+        "LOG_JSON": "false",
+        "CONSUMER_MAX_RECORDS": "50",
+    }
+    marker = tmp_path / "crashed"
+    async with pinger_rt.running({"relay"}):
+        async with pinger_rt.pool.acquire() as conn:
+            for seq in range(200):
+                await write_ping(conn, pinger_rt.outbox, f"k{seq % 7}", seq)
+
+        doomed = _ponger_process(env, localstack.free_port(), marker)
+        try:
+            code = await asyncio.get_running_loop().run_in_executor(None, doomed.wait, 60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(doomed.pid, signal.SIGKILL)
+        assert code == -signal.SIGKILL and marker.exists(), "the consumer died right after its first commit"
+        applied_before_kill = int(marker.read_text())
+        assert len(await effect_counts(ponger_db)) >= applied_before_kill > 0
+
+        port = localstack.free_port()
+        survivor = _ponger_process(env, port, None)
+        try:
+            counts = await eventually(
+                lambda: effect_counts(ponger_db), lambda c: len(c) == 200, timeout=60, what="all 200 effects"
+            )
+            assert set(counts.values()) == {1}, "an event was applied twice after the restart"
+            # The records of the killed batch really came again, and were recognised as duplicates.
+            await eventually(
+                lambda: _duplicates_seen(port), lambda n: n >= applied_before_kill, what="duplicates dropped"
+            )
+        finally:
+            survivor.send_signal(signal.SIGTERM)
+            try:
+                assert survivor.wait(30) == 0, "graceful shutdown exits 0"
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(survivor.pid, signal.SIGKILL)
+
+
+async def _duplicates_seen(port: int) -> float:
+    try:
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    except httpx.TransportError:
+        return -1
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("crm_consumer_events_total") and 'outcome="duplicate"' in line
+    )
