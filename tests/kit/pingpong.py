@@ -55,8 +55,21 @@ async def write_ping(conn: Connection, outbox: Outbox, aggregate: str, seq: int,
         await outbox.add(conn, Pinged(aggregate=aggregate, seq=seq, note=note))
 
 
-def ponger_subscriptions() -> Subscriptions:
+def ponger_subscriptions(batch: bool = False) -> Subscriptions:
     subs = Subscriptions()
+    if batch:
+
+        @subs.on_batch(Pinged)
+        async def record_effects(deliveries: list[Delivery[Pinged]]) -> None:
+            for delivery in deliveries:
+                if delivery.event.note == "fail":
+                    raise RuntimeError("handler bug for this ping")
+            await deliveries[0].conn.executemany(
+                "INSERT INTO effects (event_id, aggregate, seq) VALUES ($1, $2, $3)",
+                [(d.envelope.event_id, d.event.aggregate, d.event.seq) for d in deliveries],
+            )
+
+        return subs
 
     @subs.on(Pinged)
     async def record_effect(delivery: Delivery[Pinged]) -> None:
@@ -103,7 +116,7 @@ def _crash_after_commit(runtime: ServiceRuntime) -> None:
     consumer.process_batch = process_then_die  # type: ignore[method-assign]
 
 
-def ponger(settings: KitSettings) -> ServiceDefinition:
+def ponger(settings: KitSettings, batch: bool = False) -> ServiceDefinition:
     def build_api(runtime: ServiceRuntime) -> FastAPI:
         return create_app(title="ponger", readiness={"database": runtime.check_database})
 
@@ -111,7 +124,7 @@ def ponger(settings: KitSettings) -> ServiceDefinition:
         name="ponger",
         settings=settings.model_copy(update={"service_name": "ponger"}),
         migrations=[HERE / "ponger_migrations"],
-        subscriptions=ponger_subscriptions(),
+        subscriptions=ponger_subscriptions(batch),
         registry=REGISTRY,
         build_api=build_api,
         on_start=_crash_after_commit,

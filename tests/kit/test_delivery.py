@@ -29,10 +29,13 @@ async def _unpublished(dsn: str) -> int:
         await conn.close()
 
 
-async def test_event_written_through_outbox_is_consumed_once_by_another_service(settings_for, new_database):
+@pytest.mark.parametrize("batch_handler", [False, True], ids=["per-event", "batch"])
+async def test_event_written_through_outbox_is_consumed_once_by_another_service(
+    settings_for, new_database, batch_handler
+):
     pinger_rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"))))
     ponger_db = await new_database("ponger")
-    ponger_rt = ServiceRuntime(ponger(settings_for(database_url=ponger_db)))
+    ponger_rt = ServiceRuntime(ponger(settings_for(database_url=ponger_db), batch=batch_handler))
     async with pinger_rt.running({"relay"}), ponger_rt.running({"worker"}):
         async with pinger_rt.pool.acquire() as conn:
             for seq in range(50):

@@ -25,17 +25,23 @@ def encode(envelope: Envelope[Any]) -> bytes:
     return envelope.model_dump_json().encode()
 
 
-def record_headers(envelope: Envelope[Any]) -> list[tuple[str, str]]:
+def record_headers(
+    event_id: uuid.UUID,
+    event_type: str,
+    schema_version: int,
+    producer: str,
+    correlation_id: uuid.UUID | None,
+) -> list[tuple[str, bytes]]:
     """Headers mirror the envelope's ids so tools can route and deduplicate without parsing the value."""
     headers = [
-        ("event_id", str(envelope.event_id)),
-        ("event_type", envelope.type),
-        ("schema_version", str(envelope.schema_version)),
-        ("producer", envelope.producer),
-        ("content-type", "application/json"),
+        ("event_id", str(event_id).encode()),
+        ("event_type", event_type.encode()),
+        ("schema_version", str(schema_version).encode()),
+        ("producer", producer.encode()),
+        ("content-type", b"application/json"),
     ]
-    if envelope.correlation_id:
-        headers.append(("correlation_id", str(envelope.correlation_id)))
+    if correlation_id:
+        headers.append(("correlation_id", str(correlation_id).encode()))
     return headers
 
 
@@ -78,16 +84,19 @@ class Outbox:
             raise RuntimeError("Outbox.add must run inside the transaction that changes the state")
         envelopes = [self.envelope(event, **meta) for event in events]
         await conn.executemany(
-            """INSERT INTO kit_outbox (event_id, topic, partition_key, event_type, value, headers)
-               VALUES ($1, $2, $3, $4, $5, $6)""",
+            """INSERT INTO kit_outbox (event_id, topic, partition_key, event_type, schema_version, producer,
+                                      correlation_id, value)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
             [
                 (
                     env.event_id,
                     self.topic_of(event),
                     env.partition_key,
                     env.type,
+                    env.schema_version,
+                    env.producer,
+                    env.correlation_id,
                     encode(env),
-                    record_headers(env),
                 )
                 for env, event in zip(envelopes, events, strict=True)
             ],

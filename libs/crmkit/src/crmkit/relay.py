@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -26,7 +28,7 @@ from crm_contracts.registry import TOPICS, Topic
 from crmkit import metrics
 from crmkit.db import connect
 from crmkit.kafka import ensure_topics, make_producer
-from crmkit.outbox import NOTIFY_CHANNEL
+from crmkit.outbox import NOTIFY_CHANNEL, record_headers
 from crmkit.settings import KitSettings
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,14 @@ log = logging.getLogger(__name__)
 # Advisory locks are per database, and every service has its own database: one constant is enough.
 RELAY_LOCK_KEY = 0x0C4_0B0C
 PRUNE_EVERY_S = 60.0
+PIPELINE_DEPTH = 2
+
+
+@dataclass
+class _Batch:
+    ids: list[int]
+    created: list[float]
+    acks: asyncio.Future[Any]
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> bool:
@@ -106,32 +116,135 @@ class OutboxRelay:
                 await asyncio.wait_for(conn.close(), 5)
 
     async def _publish_loop(self, conn: asyncpg.Connection, wake: asyncio.Event) -> None:
-        while not self._stop.is_set():
-            wake.clear()
-            rows = await conn.fetch(
-                """SELECT id, topic, partition_key, value, headers, created_at FROM kit_outbox
-                   WHERE published_at IS NULL ORDER BY id LIMIT $1""",
-                self.settings.relay_batch_size,
-            )
-            if not rows:
+        """Fetch, send and mark, with up to PIPELINE_DEPTH batches in flight.
+
+        While one batch waits for its acknowledgements the next is read and handed to the producer, which
+        keeps per-partition order. Each read takes the lowest unpublished ids not already in flight: if an
+        event of an aggregate is sent, every earlier committed event of that aggregate has a lower id and
+        was sent before or in the same batch (writers lock the aggregate, so its events commit in id
+        order). Skipping past in-flight rows with an "id > last sent" cursor would break that for a row
+        whose transaction committed late.
+        """
+        inflight: deque[_Batch] = deque()
+        backoff = 0.1
+        # Rows acknowledged by the broker are marked on a second connection while the next batches are
+        # read and sent; at most one marking runs at a time, and its rows count as busy until it ends.
+        mark_conn = await connect(self.settings.database_url)
+        marking: tuple[_Batch, asyncio.Task[None]] | None = None
+        try:
+            while not self._stop.is_set():
+                wake.clear()
+                busy = {i for batch in inflight for i in batch.ids}
+                if marking is not None:
+                    busy.update(marking[0].ids)
+                try:
+                    if len(inflight) < PIPELINE_DEPTH:
+                        rows = await self._next_rows(conn, busy)
+                        if rows:
+                            inflight.append(await self._start_batch(rows))
+                            continue
+                    if inflight:
+                        batch = inflight.popleft()
+                        await batch.acks
+                        if marking is not None:
+                            await marking[1]
+                        marking = (batch, asyncio.create_task(self._mark_published(mark_conn, batch)))
+                        backoff = 0.1
+                        continue
+                except (KafkaError, OSError) as exc:
+                    await self._recover(exc, inflight, backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if marking is not None:
+                    await marking[1]
+                    marking = None
+                    continue
                 metrics.OUTBOX_BACKLOG.set(0)
                 await self._maybe_prune(conn)
                 await _wait_any([wake, self._stop], self.settings.relay_poll_interval_s)
-                continue
-            if not await self._send(rows):
-                return
-            await conn.execute(
-                "UPDATE kit_outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [r["id"] for r in rows],
-            )
-            now = time.time()
-            for row in rows:
-                metrics.OUTBOX_PUBLISH_LAG.observe(max(0.0, now - row["created_at"].timestamp()))
-            metrics.OUTBOX_PUBLISHED.inc(len(rows))
-            if len(rows) == self.settings.relay_batch_size:
-                metrics.OUTBOX_BACKLOG.set(
-                    await conn.fetchval("SELECT count(*) FROM kit_outbox WHERE published_at IS NULL")
+            # Stopping: finish what is in flight, so a graceful stop does not cause redelivery.
+            if marking is not None:
+                await marking[1]
+            while inflight:
+                batch = inflight.popleft()
+                try:
+                    await asyncio.wait_for(batch.acks, 15)
+                except Exception:
+                    break
+                await self._mark_published(mark_conn, batch)
+        finally:
+            if marking is not None and not marking[1].done():
+                marking[1].cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(mark_conn.close(), 5)
+
+    async def _next_rows(self, conn: asyncpg.Connection, busy: set[int]) -> list[asyncpg.Record]:
+        """The lowest unpublished ids that are not in flight, then their rows (two index scans; an
+        ``id <> ALL(in-flight ids)`` filter costs a comparison per pair and dominated the relay)."""
+        ids = await conn.fetch(
+            "SELECT id FROM kit_outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self.settings.relay_batch_size + len(busy),
+        )
+        wanted = [r["id"] for r in ids if r["id"] not in busy][: self.settings.relay_batch_size]
+        if not wanted:
+            return []
+        return await conn.fetch(
+            """SELECT id, topic, partition_key, event_id, event_type, schema_version, producer,
+                      correlation_id,
+                      value, created_at
+               FROM kit_outbox WHERE id = ANY($1::bigint[]) ORDER BY id""",
+            wanted,
+        )
+
+    async def _start_batch(self, rows: list[asyncpg.Record]) -> _Batch:
+        producer = await self._producer_ready()
+        futures: list[asyncio.Future[Any]] = []
+        for row in rows:
+            futures.append(
+                await producer.send(
+                    row["topic"],
+                    value=row["value"],
+                    key=row["partition_key"].encode(),
+                    headers=record_headers(
+                        row["event_id"],
+                        row["event_type"],
+                        row["schema_version"],
+                        row["producer"],
+                        row["correlation_id"],
+                    ),
                 )
+            )
+        return _Batch(
+            ids=[row["id"] for row in rows],
+            created=[row["created_at"].timestamp() for row in rows],
+            acks=asyncio.gather(*futures),
+        )
+
+    async def _mark_published(self, conn: asyncpg.Connection, batch: _Batch) -> None:
+        await conn.execute(
+            "UPDATE kit_outbox SET published_at = now() WHERE id = ANY($1::bigint[])", batch.ids
+        )
+        now = time.time()
+        for created in batch.created:
+            metrics.OUTBOX_PUBLISH_LAG.observe(max(0.0, now - created))
+        metrics.OUTBOX_PUBLISHED.inc(len(batch.ids))
+
+    async def _recover(self, exc: BaseException, inflight: deque[_Batch], backoff: float) -> None:
+        """After a failed send: drop what is in flight (it is sent again), new producer, topics back."""
+        kind = type(exc).__name__
+        metrics.RELAY_ERRORS.labels(kind).inc()
+        log.warning("publishing outbox rows failed (%s); retrying in %.1fs", kind, backoff)
+        for batch in inflight:
+            batch.acks.cancel()
+            with contextlib.suppress(BaseException):
+                await batch.acks
+        inflight.clear()
+        # A fresh producer after a failure: long-lived clients of a restarted memory broker keep stale
+        # metadata. Topics that vanished with it are recreated before the retry.
+        await self._close_producer()
+        await _wait(self._stop, backoff)
+        topics = {self.settings.topic(t.name) for t in self.topics}
+        await self._recreate_topics(topics)
 
     async def _producer_ready(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -151,38 +264,6 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
 
-    async def _send(self, rows: list[asyncpg.Record]) -> bool:
-        """Send rows in order and wait for every acknowledgement; retry until it works or the relay stops."""
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                producer = await self._producer_ready()
-                futures: list[Any] = []
-                for row in rows:
-                    futures.append(
-                        await producer.send(
-                            row["topic"],
-                            value=row["value"],
-                            key=row["partition_key"].encode(),
-                            headers=[(k, v.encode()) for k, v in row["headers"]],
-                        )
-                    )
-                await asyncio.gather(*futures)
-                return True
-            except (KafkaError, OSError) as exc:
-                kind = type(exc).__name__
-                metrics.RELAY_ERRORS.labels(kind).inc()
-                log.warning(
-                    "publishing %d outbox rows failed (%s); retrying in %.1fs", len(rows), kind, backoff
-                )
-                # A fresh producer after a failure: long-lived clients of a restarted memory broker keep
-                # stale metadata. Topics that vanished with it are recreated before the retry.
-                await self._close_producer()
-                await _wait(self._stop, backoff)
-                backoff = min(backoff * 2, 5.0)
-                await self._recreate_topics({row["topic"] for row in rows})
-        return False
-
     async def _recreate_topics(self, physical_names: set[str]) -> None:
         if not self.settings.create_topics:
             return
@@ -198,7 +279,8 @@ class OutboxRelay:
         await conn.execute(
             """DELETE FROM kit_outbox WHERE id IN (
                  SELECT id FROM kit_outbox
-                 WHERE published_at < now() - make_interval(secs => $1) LIMIT 10000)""",
+                 WHERE created_at < now() - make_interval(secs => $1) AND published_at IS NOT NULL
+                 LIMIT 10000)""",
             self.settings.outbox_retention_hours * 3600,
         )
         await conn.execute(

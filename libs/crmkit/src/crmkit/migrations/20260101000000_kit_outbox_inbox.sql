@@ -6,14 +6,17 @@ CREATE TABLE kit_outbox (
     topic         text        NOT NULL,
     partition_key text        NOT NULL,
     event_type    text        NOT NULL,
+    schema_version int        NOT NULL,
+    producer      text        NOT NULL,
+    correlation_id uuid,
     value         bytea       NOT NULL,
-    headers       jsonb       NOT NULL DEFAULT '[]',
     created_at    timestamptz NOT NULL DEFAULT now(),
     published_at  timestamptz
 );
 -- The relay only ever looks at what is not yet published, in id order.
 CREATE INDEX kit_outbox_unpublished ON kit_outbox (id) WHERE published_at IS NULL;
-CREATE INDEX kit_outbox_published_at ON kit_outbox (published_at) WHERE published_at IS NOT NULL;
+-- Pruning goes by age; an index on published_at would be one more index write per published row.
+CREATE INDEX kit_outbox_created_at ON kit_outbox (created_at);
 
 -- Idempotent consumer: an event id is recorded in the same transaction as its effect.
 CREATE TABLE kit_processed_events (
