@@ -46,8 +46,14 @@ async def raw_produce(bootstrap: str, topic: str, n: int) -> float:
 
 async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
-        enable_auto_commit=False, session_timeout_ms=3000, heartbeat_interval_ms=500, fetch_max_wait_ms=20,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=500,
+        fetch_max_wait_ms=20,
     )
     await consumer.start()
     try:
@@ -71,7 +77,11 @@ async def relay_throughput(settings: KitSettings, n: int) -> float:
             for start in range(0, n, 5000):
                 async with conn.transaction():
                     await rt.outbox.add_many(
-                        conn, [Pinged(aggregate=f"k{i % 64}", seq=i, note=NOTE) for i in range(start, min(n, start + 5000))]
+                        conn,
+                        [
+                            Pinged(aggregate=f"k{i % 64}", seq=i, note=NOTE)
+                            for i in range(start, min(n, start + 5000))
+                        ],
                     )
         relay = OutboxRelay(rt.settings, topics=REGISTRY)
         started = time.perf_counter()
@@ -89,8 +99,13 @@ async def commit_to_consumer_latency(settings: KitSettings, samples: int) -> dic
     rt = ServiceRuntime(pinger(settings))
     topic = settings.topic(PINGS.name)
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=f"lat-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="latest", session_timeout_ms=3000, heartbeat_interval_ms=500, fetch_max_wait_ms=10,
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"lat-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="latest",
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=500,
+        fetch_max_wait_ms=10,
     )
     committed: dict[int, float] = {}
     latencies: list[float] = []
@@ -125,14 +140,18 @@ async def idempotent_consume(settings: KitSettings, n: int, batch: bool) -> floa
     producer_settings = settings.model_copy(update={"service_name": "pinger"})
     await ensure_topics(producer_settings, REGISTRY)
     rt_prod = ServiceRuntime(pinger(settings))
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5,
-                                max_batch_size=262_144)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5, max_batch_size=262_144
+    )
     await producer.start()
     futures = []
     for i in range(n):
         env = rt_prod.outbox.envelope(Pinged(aggregate=f"k{i % 64}", seq=i, note=NOTE))
-        futures.append(await producer.send(settings.topic(PINGS.name), env.model_dump_json().encode(),
-                                           key=env.partition_key.encode()))
+        futures.append(
+            await producer.send(
+                settings.topic(PINGS.name), env.model_dump_json().encode(), key=env.partition_key.encode()
+            )
+        )
     await asyncio.gather(*futures)
     await producer.stop()
     rt = ServiceRuntime(ponger(settings, batch=batch))
@@ -156,28 +175,42 @@ async def idempotent_consume(settings: KitSettings, n: int, batch: bool) -> floa
 
 async def main(n: int) -> None:
     with broker() as bootstrap:
-        base = KitSettings(kafka_bootstrap_servers=bootstrap, topic_prefix=f"b{uuid.uuid4().hex[:6]}.",
-                           consumer_session_timeout_ms=3000, consumer_heartbeat_interval_ms=500,
-                           log_level="WARNING", log_json=False)
+        base = KitSettings(
+            kafka_bootstrap_servers=bootstrap,
+            topic_prefix=f"b{uuid.uuid4().hex[:6]}.",
+            consumer_session_timeout_ms=3000,
+            consumer_heartbeat_interval_ms=500,
+            log_level="WARNING",
+            log_json=False,
+        )
         raw_topic = f"bench-raw-{uuid.uuid4().hex[:6]}"
         await ensure_topics(base.model_copy(update={"topic_prefix": ""}), [(raw_topic, 3)])
         produce = await raw_produce(bootstrap, raw_topic, n)
         consume = await raw_consume(bootstrap, raw_topic, n)
         print(f"raw produce {produce:,.0f}/s, raw consume {consume:,.0f}/s")
         async with scratch_database("relay") as dsn:
-            relay = await relay_throughput(base.model_copy(update={"database_url": dsn, "topic_prefix": "r." + base.topic_prefix}), n)
+            relay = await relay_throughput(
+                base.model_copy(update={"database_url": dsn, "topic_prefix": "r." + base.topic_prefix}), n
+            )
         print(f"relay {relay:,.0f}/s")
         async with scratch_database("latency") as dsn:
             latency = await commit_to_consumer_latency(
-                base.model_copy(update={"database_url": dsn, "topic_prefix": "l." + base.topic_prefix}), 1000)
+                base.model_copy(update={"database_url": dsn, "topic_prefix": "l." + base.topic_prefix}), 1000
+            )
         print(f"latency {latency}")
         async with scratch_database("consume") as dsn:
             idem = await idempotent_consume(
-                base.model_copy(update={"database_url": dsn, "topic_prefix": "c." + base.topic_prefix}), n, True)
+                base.model_copy(update={"database_url": dsn, "topic_prefix": "c." + base.topic_prefix}),
+                n,
+                True,
+            )
         print(f"idempotent consume (batch handler) {idem:,.0f}/s")
         async with scratch_database("consume1") as dsn:
             idem1 = await idempotent_consume(
-                base.model_copy(update={"database_url": dsn, "topic_prefix": "d." + base.topic_prefix}), n, False)
+                base.model_copy(update={"database_url": dsn, "topic_prefix": "d." + base.topic_prefix}),
+                n,
+                False,
+            )
         print(f"idempotent consume (per-event handler) {idem1:,.0f}/s")
     results = {
         "events": n,

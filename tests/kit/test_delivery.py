@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-
 from collections import defaultdict
 
 import asyncpg
@@ -14,7 +13,6 @@ from crm_contracts.registry import deadletter_topic
 from crmkit.relay import OutboxRelay
 from crmkit.runtime import ServiceRuntime
 from eventually import eventually
-
 from kit.helpers import effect_counts, read_topic
 from kit.pingpong import PINGS, REGISTRY, Pinged, pinger, ponger, write_ping
 
@@ -40,9 +38,7 @@ async def test_event_written_through_outbox_is_consumed_once_by_another_service(
         async with pinger_rt.pool.acquire() as conn:
             for seq in range(50):
                 await write_ping(conn, pinger_rt.outbox, f"agg-{seq % 5}", seq)
-        counts = await eventually(
-            lambda: effect_counts(ponger_db), lambda c: len(c) == 50, what="50 effects"
-        )
+        counts = await eventually(lambda: effect_counts(ponger_db), lambda c: len(c) == 50, what="50 effects")
         assert set(counts.values()) == {1}
 
         # The same records delivered again (a redelivery after a lost commit) have no second effect.
@@ -180,5 +176,3 @@ async def _published(dsn: str) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM kit_outbox WHERE published_at IS NOT NULL"))
     finally:
         await conn.close()
-
-

@@ -16,7 +16,6 @@ import pytest
 from crmkit import localstack, metrics
 from crmkit.runtime import ServiceRuntime
 from eventually import eventually
-
 from kit.helpers import effect_counts
 from kit.pingpong import pinger, ponger, write_ping
 
@@ -26,7 +25,9 @@ TESTS = Path(__file__).resolve().parents[1]
 
 @contextlib.contextmanager
 def own_broker(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(localstack.tansu_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        localstack.tansu_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         localstack.wait_for_port("127.0.0.1", port)
         yield proc
@@ -46,7 +47,9 @@ async def test_writes_survive_a_broker_outage_and_are_delivered_once_after(setti
             async with pinger_rt.pool.acquire() as conn:
                 for seq in range(20):
                     await write_ping(conn, pinger_rt.outbox, f"a{seq % 4}", seq)
-            await eventually(lambda: effect_counts(ponger_db), lambda c: len(c) == 20, what="before the outage")
+            await eventually(
+                lambda: effect_counts(ponger_db), lambda c: len(c) == 20, what="before the outage"
+            )
 
             first.kill()
             first.wait()
@@ -58,17 +61,22 @@ async def test_writes_survive_a_broker_outage_and_are_delivered_once_after(setti
 
             with own_broker(port):
                 counts = await eventually(
-                    lambda: effect_counts(ponger_db), lambda c: len(c) == 120, timeout=60, what="all 120 effects"
+                    lambda: effect_counts(ponger_db),
+                    lambda c: len(c) == 120,
+                    timeout=60,
+                    what="all 120 effects",
                 )
                 assert set(counts.values()) == {1}
 
 
 def _relay_errors() -> float:
-    return sum(s.value for m in metrics.RELAY_ERRORS.collect() for s in m.samples if s.name.endswith("_total"))
+    return sum(
+        s.value for m in metrics.RELAY_ERRORS.collect() for s in m.samples if s.name.endswith("_total")
+    )
 
 
-def _async(fn):  # type: ignore[no-untyped-def]
-    async def probe():  # type: ignore[no-untyped-def]
+def _async(fn):
+    async def probe():
         return fn()
 
     return probe

@@ -104,13 +104,15 @@ class Subscriptions:
     """
 
     def __init__(self) -> None:
-        self.handlers: dict[str, _Entry] = {}
+        # event type -> schema version -> entry: during a migration both versions of a type are consumed.
+        self.handlers: dict[str, dict[int, _Entry]] = {}
 
     def _register(self, models: tuple[type[EventModel], ...], handler: Any, batch: bool) -> None:
         for model in models:
-            if model.event_type in self.handlers:
-                raise ValueError(f"two handlers for {model.event_type}")
-            self.handlers[model.event_type] = _Entry(model, handler, batch)
+            versions = self.handlers.setdefault(model.event_type, {})
+            if model.version in versions:
+                raise ValueError(f"two handlers for {model.event_type} v{model.version}")
+            versions[model.version] = _Entry(model, handler, batch)
 
     def on(self, *models: type[EventModel]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -127,7 +129,7 @@ class Subscriptions:
         return register
 
     def topics(self, registry: Sequence[Topic] = TOPICS) -> list[Topic]:
-        wanted = {entry.model for entry in self.handlers.values()}
+        wanted = {entry.model for versions in self.handlers.values() for entry in versions.values()}
         return [topic for topic in registry if wanted.intersection(topic.events)]
 
 
@@ -180,20 +182,19 @@ class EventConsumer:
         if not isinstance(raw, dict):
             return _Decoded(record, error="not an event envelope: top level is not an object")
         event_type = raw.get("type")
-        entry = self.subscriptions.handlers.get(event_type) if isinstance(event_type, str) else None
-        if entry is None:
-            if not isinstance(event_type, str):
-                return _Decoded(record, error="not an event envelope: missing `type`")
+        if not isinstance(event_type, str):
+            return _Decoded(record, error="not an event envelope: missing `type`")
+        versions = self.subscriptions.handlers.get(event_type)
+        if versions is None:
             return _Decoded(record)  # an event this service does not consume
-        model = entry.model
+        version = raw.get("schema_version")
+        entry = versions.get(version) if isinstance(version, int) else None
+        if entry is None:
+            return _Decoded(record, error=f"unsupported schema_version {version!r} of {event_type}")
         try:
-            envelope = Envelope[model].model_validate(raw)
+            envelope = Envelope[entry.model].model_validate(raw)
         except ValidationError as exc:
             return _Decoded(record, error=f"schema violation for {event_type}: {_brief(exc)}")
-        if envelope.schema_version != model.version:
-            return _Decoded(
-                record, error=f"unsupported schema_version {envelope.schema_version} of {event_type}"
-            )
         return _Decoded(record, envelope=envelope, entry=entry)
 
     # -- processing -----------------------------------------------------------------------------------

@@ -52,8 +52,17 @@ def tansu_binary() -> str:
 
 def tansu_command(port: int) -> list[str]:
     url = f"tcp://127.0.0.1:{port}"
-    return [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/", "--silent"]
+    return [
+        tansu_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+        "--silent",
+    ]
 
 
 @contextlib.contextmanager
@@ -100,26 +109,55 @@ class PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(self.data_dir, "postgres", "postgres")
         subprocess.run(
-            self._as_postgres([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                               "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]),
-            check=True, stdout=subprocess.DEVNULL,
+            self._as_postgres(
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
 
     def command(self) -> list[str]:
         """The foreground server command (for a process runner)."""
-        return self._as_postgres([
-            str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data_dir}",
-            "-c", "max_connections=300", "-c", "fsync=on", "-c", "shared_buffers=256MB",
-        ])
+        return self._as_postgres(
+            [
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.data_dir}",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "fsync=on",
+                "-c",
+                "shared_buffers=256MB",
+            ]
+        )
 
 
 def postgres_bin_dir(install: bool = True) -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found and install:
         subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "postgresql"],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
         raise RuntimeError("PostgreSQL binaries not found (apt-get install postgresql)")
@@ -140,8 +178,9 @@ def private_postgres(data_dir: Path, port: int | None = None) -> Iterator[str]:
     """A private PostgreSQL cluster for the duration of the block."""
     cluster = PostgresCluster(data_dir, port or free_port(), postgres_bin_dir())
     cluster.init()
-    proc = subprocess.Popen(cluster.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cluster.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_for_port("127.0.0.1", cluster.port)
         yield cluster.url
