@@ -60,6 +60,24 @@ async def test_event_written_through_outbox_is_consumed_once_by_another_service(
         assert set(counts.values()) == {1}, "a redelivered event had a second effect"
 
 
+async def test_an_event_larger_than_a_producer_batch_is_still_delivered_in_order(settings_for, new_database):
+    pinger_rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"))))
+    ponger_db = await new_database("ponger")
+    ponger_rt = ServiceRuntime(ponger(settings_for(database_url=ponger_db)))
+    async with pinger_rt.running({"relay"}), ponger_rt.running({"worker"}):
+        async with pinger_rt.pool.acquire() as conn:
+            await write_ping(conn, pinger_rt.outbox, "big", 0)
+            await write_ping(conn, pinger_rt.outbox, "big", 1, note="x" * 300_000)
+            await write_ping(conn, pinger_rt.outbox, "big", 2)
+        await eventually(lambda: effect_counts(ponger_db), lambda c: len(c) == 3, what="3 effects")
+        conn = await asyncpg.connect(ponger_db)
+        try:
+            seqs = [r["seq"] for r in await conn.fetch("SELECT seq FROM effects ORDER BY id")]
+        finally:
+            await conn.close()
+        assert seqs == [0, 1, 2]
+
+
 async def test_state_and_event_commit_together(settings_for, new_database):
     """A rolled-back change leaves no event behind; a committed one always has its event."""
     rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"))))

@@ -26,11 +26,11 @@ def encode(envelope: Envelope[Any]) -> bytes:
 
 
 def record_headers(
-    event_id: uuid.UUID,
+    event_id: uuid.UUID | str,
     event_type: str,
     schema_version: int,
     producer: str,
-    correlation_id: uuid.UUID | None,
+    correlation_id: uuid.UUID | str | None,
 ) -> list[tuple[str, bytes]]:
     """Headers mirror the envelope's ids so tools can route and deduplicate without parsing the value."""
     headers = [

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from crm_contracts.registry import TOPICS, Topic
 
 from crmkit import metrics
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 RELAY_LOCK_KEY = 0x0C4_0B0C
 PRUNE_EVERY_S = 60.0
 PIPELINE_DEPTH = 2
+_PARTITIONER = DefaultPartitioner()
 
 
 @dataclass
@@ -88,6 +90,11 @@ class OutboxRelay:
                     backoff = 0.2
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("relay lost its database session: %s", exc)
+                    await _wait(self._stop, backoff)
+                    backoff = min(backoff * 2, 5.0)
+                except Exception:
+                    # Never die silently: a relay that stops means events that are never published.
+                    log.exception("relay failed; starting again")
                     await _wait(self._stop, backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:
@@ -189,34 +196,55 @@ class OutboxRelay:
         if not wanted:
             return []
         return await conn.fetch(
-            """SELECT id, topic, partition_key, event_id, event_type, schema_version, producer,
-                      correlation_id,
-                      value, created_at
+            # Text and epoch instead of uuid and timestamptz: decoding them costs more than the send.
+            """SELECT id, topic, partition_key, event_id::text, event_type, schema_version, producer,
+                      correlation_id::text, value, extract(epoch FROM created_at)::float8 AS created
                FROM kit_outbox WHERE id = ANY($1::bigint[]) ORDER BY id""",
             wanted,
         )
 
     async def _start_batch(self, rows: list[asyncpg.Record]) -> _Batch:
+        """Hand the rows to the producer as record batches, one per partition, in row order.
+
+        Filling aiokafka's batch builders directly (partitioned with the same murmur2 partitioner a plain
+        ``send`` uses) costs about half of one ``send`` per record, which is most of the relay's CPU.
+        """
         producer = await self._producer_ready()
         futures: list[asyncio.Future[Any]] = []
+        open_batches: dict[tuple[str, int], Any] = {}
+        partitions: dict[str, list[int]] = {}
         for row in rows:
-            futures.append(
-                await producer.send(
-                    row["topic"],
-                    value=row["value"],
-                    key=row["partition_key"].encode(),
-                    headers=record_headers(
-                        row["event_id"],
-                        row["event_type"],
-                        row["schema_version"],
-                        row["producer"],
-                        row["correlation_id"],
-                    ),
-                )
+            topic = row["topic"]
+            if topic not in partitions:
+                partitions[topic] = sorted(await producer.partitions_for(topic))
+            key = row["partition_key"].encode()
+            partition = _PARTITIONER(key, partitions[topic], partitions[topic])
+            headers = record_headers(
+                row["event_id"],
+                row["event_type"],
+                row["schema_version"],
+                row["producer"],
+                row["correlation_id"],
             )
+            builder = open_batches.get((topic, partition))
+            if builder is None:
+                builder = open_batches[(topic, partition)] = producer.create_batch()
+            if builder.append(key=key, value=row["value"], timestamp=None, headers=headers) is None:
+                futures.append(await producer.send_batch(builder, topic, partition=partition))
+                builder = open_batches[(topic, partition)] = producer.create_batch()
+                if builder.append(key=key, value=row["value"], timestamp=None, headers=headers) is None:
+                    # Larger than a batch: a plain send gives it a batch of its own, still in order.
+                    del open_batches[(topic, partition)]
+                    futures.append(
+                        await producer.send(
+                            topic, value=row["value"], key=key, partition=partition, headers=headers
+                        )
+                    )
+        for (topic, partition), builder in open_batches.items():
+            futures.append(await producer.send_batch(builder, topic, partition=partition))
         return _Batch(
             ids=[row["id"] for row in rows],
-            created=[row["created_at"].timestamp() for row in rows],
+            created=[row["created"] for row in rows],
             acks=asyncio.gather(*futures),
         )
 
