@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, then write docs/benchmarks.md from their results.
 
-    python3 -m uv run python benchmarks/run.py [--only kit,tickets] [--render-only]
+python3 -m uv run python benchmarks/run.py [--only kit,tickets] [--render-only]
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ BENCHMARKS: dict[str, tuple[list[str], str, str]] = {
     "kit": (
         ["benchmarks/kit_bench.py", "--events", "50000"],
         "Outbox relay and idempotent consumer beside raw aiokafka produce/consume on the same broker.",
-        "relay >= 0.5 x raw produce; commit-to-consumer p99 < 100 ms; idempotent consume >= 10,000/s per worker",
+        "relay >= 0.5 x raw produce; commit-to-consumer p99 < 100 ms; "
+        "idempotent consume >= 10,000/s per worker",
     ),
     "attentions": (
         ["benchmarks/attentions_bench.py"],
@@ -66,7 +67,8 @@ def render() -> str:
             "|---|---|",
         ]
         for key, value in _flatten(data):
-            lines.append(f"| {key} | {value:,} |" if isinstance(value, int | float) else f"| {key} | {value} |")
+            shown = f"{value:,}" if isinstance(value, int | float) and not isinstance(value, bool) else value
+            lines.append(f"| {key} | {shown} |")
         lines.append("")
     return "\n".join(lines)
 
