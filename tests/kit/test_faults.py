@@ -13,11 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 from crmkit import localstack, metrics
 from crmkit.runtime import ServiceRuntime
 from eventually import eventually
 from kit.helpers import effect_counts
-from kit.pingpong import pinger, ponger, write_ping
+from kit.pingpong import PINGS, pinger, ponger, write_ping
 
 pytestmark = pytest.mark.integration
 TESTS = Path(__file__).resolve().parents[1]
@@ -67,6 +68,23 @@ async def test_writes_survive_a_broker_outage_and_are_delivered_once_after(setti
                     what="all 120 effects",
                 )
                 assert set(counts.values()) == {1}
+                # Recreated from the registry, not auto-created by a client with the broker's default count.
+                assert (
+                    await _partitions(
+                        pinger_rt.settings.kafka_bootstrap_servers, pinger_rt.settings.topic(PINGS.name)
+                    )
+                    == 3
+                )
+
+
+async def _partitions(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        return len(consumer.partitions_for_topic(topic) or ())
+    finally:
+        await consumer.stop()
 
 
 def _relay_errors() -> float:

@@ -15,6 +15,34 @@ from crmkit.settings import KitSettings
 log = logging.getLogger(__name__)
 
 
+def _never_auto_create_topics() -> None:
+    """Make every aiokafka client in this process ask for metadata without auto-creating topics.
+
+    aiokafka has no setting for it and always asks the broker to create a missing topic it looks up.
+    Production brokers run with auto-creation off; the Tansu memory broker honours the flag but creates by
+    default, with 4 partitions. After a Tansu restart the first client to look a topic up would otherwise
+    recreate it with the wrong partition count before the kit recreates it from the registry.
+    """
+    import aiokafka.client as client_module
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    if getattr(client_module.MetadataRequest, "_crm_no_auto_create", False):
+        return
+
+    class _NoAutoCreateMetadataRequest(MetadataRequest):
+        _crm_no_auto_create = True
+
+        def __init__(self, topics: list[str] | None = None, allow_auto_topic_creation: bool | None = None):
+            super().__init__(
+                topics, False if allow_auto_topic_creation is None else allow_auto_topic_creation
+            )
+
+    client_module.MetadataRequest = _NoAutoCreateMetadataRequest
+
+
+_never_auto_create_topics()
+
+
 def producer_options(settings: KitSettings) -> dict[str, object]:
     """acks=all always; idempotence only where the broker supports it (Apache Kafka, not Tansu)."""
     return {
