@@ -16,7 +16,7 @@ lint:
 	$(UV) run ruff format --check .
 
 typecheck:
-	$(UV) run mypy $(PY_SOURCES) tests
+	$(UV) run mypy $(PY_SOURCES) tests benchmarks deploy
 
 pytest:
 	$(UV) run pytest

@@ -143,6 +143,7 @@ def settings_for(infra: Infra, topic_prefix: str) -> Callable[..., KitSettings]:
             "relay_poll_interval_s": 0.5,
             "relay_standby_interval_s": 0.2,
             "log_json": False,
+            "gc_gen0_threshold": 0,  # leave the test process's garbage collector alone
         }
         values.update(overrides)
         return cls(**values)

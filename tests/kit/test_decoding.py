@@ -17,8 +17,12 @@ class PingedV2(Pinged):
     priority: int
 
 
-def _record(value: bytes) -> ConsumerRecord[Any, Any]:
-    return ConsumerRecord("t", 0, 0, 0, 0, b"k", value, None, 1, len(value), ())
+def _record(value: bytes, headers: tuple[tuple[str, bytes], ...] = ()) -> ConsumerRecord[Any, Any]:
+    return ConsumerRecord("t", 0, 0, 0, 0, b"k", value, None, 1, len(value), headers)
+
+
+def _hinted(value: bytes, event_type: str = "kit_test.pinged", version: int = 1) -> ConsumerRecord[Any, Any]:
+    return _record(value, (("event_type", event_type.encode()), ("schema_version", str(version).encode())))
 
 
 def _consumer(subs: Subscriptions) -> EventConsumer:
@@ -75,3 +79,23 @@ def test_records_that_can_never_be_applied_are_dead_letters_at_once():
     assert (consumer.decode(_record(b"\xff\xfe")).error or "").startswith("not JSON")
     assert (consumer.decode(_record(b"[1, 2]")).error or "").startswith("not an event envelope")
     assert (consumer.decode(_record(b'{"data": {}}')).error or "").endswith("missing `type`")
+
+
+def test_headers_let_the_consumer_skip_types_it_does_not_consume_without_parsing():
+    consumer = _consumer(_both_versions())
+    decoded = consumer.decode(_hinted(b"not even json", event_type="someone.else.happened"))
+    assert decoded.ignored
+
+
+def test_with_headers_a_record_is_parsed_once_and_checked_against_them():
+    consumer = _consumer(_both_versions())
+    v2 = new_envelope(PingedV2(aggregate="a", seq=1, priority=3), producer="p").model_dump_json().encode()
+    good = consumer.decode(_hinted(v2, version=2))
+    assert good.error is None and good.envelope is not None and good.envelope.data.priority == 3
+    liar = consumer.decode(_hinted(v2, version=1))
+    assert liar.error is not None and liar.envelope is None
+    assert (consumer.decode(_hinted(b"{broken")).error or "").startswith("not JSON")
+    raw = json.loads(v2)
+    raw["data"]["seq"] = -1
+    bad = consumer.decode(_hinted(json.dumps(raw).encode(), version=2))
+    assert (bad.error or "").startswith("schema violation for kit_test.pinged: data.seq")

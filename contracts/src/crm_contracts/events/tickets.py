@@ -61,6 +61,9 @@ class TicketStatusChanged(EventModel):
     event_id: uuid.UUID
     status: TicketStatus
     changed_at: AwareDatetime
+    attention_id: uuid.UUID | None = Field(default=None, description="The attention the ticket belongs to.")
+    code: str | None = Field(default=None, description="The ticket code.", examples=["TCK-2026-000311"])
+    changed_by: str | None = Field(default=None, description="COMANDA user who made the change.")
 
     def partition_key(self) -> str:
         return str(self.ticket_id)
@@ -77,6 +80,7 @@ class TicketClosed(EventModel):
     resolution: str
     closed_at: AwareDatetime
     closed_by: str | None = None
+    code: str | None = Field(default=None, description="The ticket code.", examples=["TCK-2026-000311"])
 
     def partition_key(self) -> str:
         return str(self.ticket_id)
@@ -92,6 +96,8 @@ class TicketReopened(EventModel):
     attention_id: uuid.UUID
     reason: str | None = None
     reopened_at: AwareDatetime
+    reopened_by: str | None = Field(default=None, description="COMANDA user who reopened it.")
+    code: str | None = Field(default=None, description="The ticket code.", examples=["TCK-2026-000311"])
 
     def partition_key(self) -> str:
         return str(self.ticket_id)
@@ -120,6 +126,17 @@ class WorkOrderChanged(EventModel):
     changed_by: str
     changed_at: AwareDatetime
     comment: str | None = None
+    previous_status: WorkOrderStatus | None = Field(
+        default=None, description="Status before this transition; null when the order was created."
+    )
+    area: str | None = Field(
+        default=None, description="Responsible area of the ticket (the technical department)."
+    )
+    description: str | None = Field(default=None, description="What must be done in the field.")
+    crew_notes: str | None = Field(default=None, description="Notes for the field crew.")
+    completion_report: str | None = Field(
+        default=None, description="The crew's report; set when the order is completed."
+    )
 
     def partition_key(self) -> str:
         return str(self.work_order_id)

@@ -28,8 +28,10 @@ the local stack and tests; a service mounts its HTTP face only when ``DEV_AUTH=t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -379,6 +381,21 @@ def require_roles(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
 # -- development issuer --------------------------------------------------------------------------------
 
 
+def _publish_key_file(path: Path, pem: bytes) -> bool:
+    """Write the key file whole and only if absent (several services of the local stack start at once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    tmp.write_bytes(pem)
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)  # atomic, and fails when the file exists
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class DevTokenIssuer:
     """Signs tokens for local development and tests. Never trust it in production."""
 
@@ -404,7 +421,11 @@ class DevTokenIssuer:
                 else rsa.generate_private_key(public_exponent=65537, key_size=2048)
             )
         self.private_key = private_key
-        self.kid = f"dev-{uuid.uuid4().hex[:8]}"
+        # Stable for a key: every process that loads the same key file names it the same way.
+        der = self.public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.kid = f"dev-{hashlib.sha256(der).hexdigest()[:16]}"
 
     @classmethod
     def from_settings(cls, settings: AuthSettings) -> DevTokenIssuer:
@@ -419,10 +440,8 @@ class DevTokenIssuer:
             private_key=key,
             ttl_s=settings.dev_token_ttl_s,
         )
-        if path is not None and key is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(issuer.private_pem())
-            path.chmod(0o600)
+        if path is not None and key is None and not _publish_key_file(path, issuer.private_pem()):
+            return cls.from_settings(settings)  # another process wrote it first: use theirs
         return issuer
 
     @property

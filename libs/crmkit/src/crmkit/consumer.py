@@ -175,6 +175,12 @@ class EventConsumer:
     # -- decoding -------------------------------------------------------------------------------------
 
     def decode(self, record: ConsumerRecord[Any, Any]) -> _Decoded:
+        """Classify one record. With the ``event_type`` and ``schema_version`` headers (which every producer
+        of the contract writes) a record of a type this service does not consume is skipped unparsed and
+        the others are parsed once, by pydantic's JSON parser; without them the body is inspected."""
+        hinted = self._decode_by_headers(record)
+        if hinted is not None:
+            return hinted
         try:
             raw = json.loads(record.value)
         except (TypeError, ValueError, UnicodeDecodeError) as exc:
@@ -195,6 +201,35 @@ class EventConsumer:
             envelope = Envelope[entry.model].model_validate(raw)
         except ValidationError as exc:
             return _Decoded(record, error=f"schema violation for {event_type}: {_brief(exc)}")
+        return _Decoded(record, envelope=envelope, entry=entry)
+
+    def _decode_by_headers(self, record: ConsumerRecord[Any, Any]) -> _Decoded | None:
+        event_type = version = None
+        for key, value in record.headers or ():
+            if key == "event_type":
+                event_type = value
+            elif key == "schema_version":
+                version = value
+        if event_type is None or version is None or record.value is None:
+            return None
+        try:
+            type_name, version_number = event_type.decode(), int(version)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        versions = self.subscriptions.handlers.get(type_name)
+        if versions is None:
+            return _Decoded(record)  # an event this service does not consume
+        entry = versions.get(version_number)
+        if entry is None:
+            return None  # let the body speak; an unknown version is dead-lettered there
+        try:
+            envelope = Envelope[entry.model].model_validate_json(record.value)
+        except ValidationError as exc:
+            if any(err["type"] == "json_invalid" for err in exc.errors()):
+                return _Decoded(record, error=f"not JSON: {exc.errors()[0]['msg']}")
+            return _Decoded(record, error=f"schema violation for {type_name}: {_brief(exc)}")
+        if envelope.type != type_name or envelope.schema_version != version_number:
+            return _Decoded(record, error="the event_type/schema_version headers disagree with the envelope")
         return _Decoded(record, envelope=envelope, entry=entry)
 
     # -- processing -----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from crm_contracts.registry import Topic
@@ -105,3 +105,24 @@ async def missing_topics(settings: KitSettings, names: Iterable[str]) -> list[st
         return [name for name in names if name not in existing]
     finally:
         await admin.close()
+
+
+async def end_offsets(settings: KitSettings, names: Iterable[str]) -> dict[tuple[str, int], int]:
+    """The end offset of every partition of the given (existing) topics, from a fresh client."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, request_timeout_ms=5_000
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        if not tps:
+            return {}
+        ends = await consumer.end_offsets(tps)
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,15 @@ def record_headers(
     if correlation_id:
         headers.append(("correlation_id", str(correlation_id).encode()))
     return headers
+
+
+@dataclass(frozen=True)
+class Caused:
+    """An event to publish and the incoming event that caused it (see ``Outbox.add_caused``)."""
+
+    event: EventModel
+    causation_id: uuid.UUID | None
+    correlation_id: uuid.UUID | None = None
 
 
 class Outbox:
@@ -80,26 +90,48 @@ class Outbox:
     async def add_many(
         self, conn: Connection, events: Sequence[EventModel], **meta: Any
     ) -> list[Envelope[Any]]:
-        if not conn.is_in_transaction():
-            raise RuntimeError("Outbox.add must run inside the transaction that changes the state")
-        envelopes = [self.envelope(event, **meta) for event in events]
-        await conn.executemany(
-            """INSERT INTO kit_outbox (event_id, topic, partition_key, event_type, schema_version, producer,
-                                      correlation_id, value)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        """Record events that share one cause (``causation_id``/``correlation_id`` in ``meta``)."""
+        return await self._insert(conn, [(event, self.envelope(event, **meta)) for event in events])
+
+    async def add_caused(self, conn: Connection, items: Sequence[Caused]) -> list[Envelope[Any]]:
+        """Record events each caused by its own incoming event: what a batch handler writes."""
+        return await self._insert(
+            conn,
             [
                 (
-                    env.event_id,
-                    self.topic_of(event),
-                    env.partition_key,
-                    env.type,
-                    env.schema_version,
-                    env.producer,
-                    env.correlation_id,
-                    encode(env),
+                    item.event,
+                    self.envelope(
+                        item.event,
+                        causation_id=item.causation_id,
+                        correlation_id=item.correlation_id or item.causation_id,
+                    ),
                 )
-                for env, event in zip(envelopes, events, strict=True)
+                for item in items
             ],
+        )
+
+    async def _insert(
+        self, conn: Connection, pairs: Sequence[tuple[EventModel, Envelope[Any]]]
+    ) -> list[Envelope[Any]]:
+        if not conn.is_in_transaction():
+            raise RuntimeError("Outbox.add must run inside the transaction that changes the state")
+        if not pairs:
+            return []
+        envelopes = [env for _, env in pairs]
+        # One statement for any number of events.
+        await conn.execute(
+            """INSERT INTO kit_outbox (event_id, topic, partition_key, event_type, schema_version, producer,
+                                      correlation_id, value)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[],
+                                    $7::uuid[], $8::bytea[])""",
+            [env.event_id for env in envelopes],
+            [self.topic_of(event) for event, _ in pairs],
+            [env.partition_key for env in envelopes],
+            [env.type for env in envelopes],
+            [env.schema_version for env in envelopes],
+            [env.producer for env in envelopes],
+            [env.correlation_id for env in envelopes],
+            [encode(env) for env in envelopes],
         )
         await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
         return envelopes

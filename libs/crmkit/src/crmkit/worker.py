@@ -13,19 +13,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from crm_contracts.registry import TOPICS, Topic, deadletter_topic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 
 from crmkit.consumer import EventConsumer, Subscriptions
-from crmkit.kafka import ensure_topics, make_producer, missing_topics
+from crmkit.kafka import end_offsets, ensure_topics, make_producer, missing_topics
 from crmkit.outbox import Outbox
 from crmkit.settings import KitSettings
 
 log = logging.getLogger(__name__)
+
+
+async def _no_decoding(message: StreamMessage[Any]) -> None:
+    return None
 
 
 class Worker:
@@ -48,6 +54,8 @@ class Worker:
         self._dlq_producer = make_producer(settings)
         self.consumer: EventConsumer | None = None
         self._lock = asyncio.Lock()
+        self._broker_was_unreachable = False
+        self._last_ends: dict[tuple[str, int], int] = {}
 
     def _build_broker(self) -> KafkaBroker:
         s = self.settings
@@ -76,6 +84,9 @@ class Worker:
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
             include_in_schema=False,
+            # The consumer decodes each record itself (and dead-letters what cannot be decoded); FastStream's
+            # default would JSON-decode every record of the batch once more first.
+            decoder=_no_decoding,
         )(handle)
         return broker
 
@@ -113,11 +124,34 @@ class Worker:
             await self.start()
 
     async def check_topology(self) -> bool:
-        """True when every topic this worker needs exists; recreates them and restarts when not."""
+        """True when the broker looks like the one the consumers joined; otherwise restart them.
+
+        A restarted memory broker has lost its topics, records, groups and offsets, and long-lived
+        clients of the old one stall. Signs of it: a topic is missing; the broker was unreachable since the
+        last check; or a partition's end offset went down. Then the topics are recreated from the registry
+        and the Kafka clients rebuilt. On Apache Kafka the same signs only cost a rebalance.
+        """
         if not self.topics:
             return True
         names = [*self.topic_names, self.settings.topic(deadletter_topic(self.settings.service_name))]
-        if not await missing_topics(self.settings, names):
+        try:
+            missing = await missing_topics(self.settings, names)
+            ends = await end_offsets(self.settings, [n for n in names if n not in missing])
+        except Exception:
+            self._broker_was_unreachable = True
+            raise
+        shrunk = [tp for tp, end in ends.items() if end < self._last_ends.get(tp, 0)]
+        suspect = bool(missing) or self._broker_was_unreachable or bool(shrunk)
+        self._last_ends = ends
+        if not suspect:
             return True
+        log.warning(
+            "broker may have restarted (missing=%s, was unreachable=%s, shrunk=%s): rebuilding consumers",
+            missing,
+            self._broker_was_unreachable,
+            shrunk,
+        )
         await self.restart()
+        self._broker_was_unreachable = False
+        self._last_ends = {}
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from crmkit.entrypoint import service_main
@@ -10,6 +11,13 @@ from attentions.service import define
 
 
 def main() -> int:
+    # uvloop roughly halves the event loop's share of each request; uvicorn already picks httptools.
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - an optional speed-up
+        pass
     return service_main(define)
 
 

@@ -1,0 +1,1 @@
+"""SQL behind small functions (asyncpg, no ORM): one module per aggregate."""
