@@ -1,8 +1,8 @@
 """The writing half of the transactional outbox.
 
 A service calls ``Outbox.add(conn, event)`` inside the transaction that changes its state. The event row
-commits or rolls back with the change; the relay publishes it afterwards. ``pg_notify`` in the same
-transaction wakes the relay at commit time, so delivery does not wait for a poll.
+commits or rolls back with the change; the relay publishes it afterwards. A statement trigger NOTIFYs in
+the same transaction, which wakes the relay at commit time, so delivery does not wait for a poll.
 """
 
 from __future__ import annotations
@@ -133,5 +133,5 @@ class Outbox:
             [env.correlation_id for env in envelopes],
             [encode(env) for env in envelopes],
         )
-        await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        # The relay is woken at commit by the kit_outbox_notify trigger.
         return envelopes

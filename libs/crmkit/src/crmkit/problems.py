@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+import asyncpg
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -24,6 +26,7 @@ class Problem(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -31,6 +34,7 @@ class Problem(Exception):
         self.detail = detail
         self.errors = errors or []
         self.type = type_
+        self.headers = headers
 
 
 def field_error(field: str, rule: str, message: str) -> dict[str, str]:
@@ -69,6 +73,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "instance": request.url.path,
                 "errors": exc.errors or None,
             },
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -92,8 +97,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             },
         )
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's own exception (unknown routes, 405) as well as FastAPI's subclass.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}.get(
             exc.status_code, "Error"
         )
@@ -108,6 +114,28 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "instance": request.url.path,
             },
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _bad_text(request: Request, exc: Exception) -> JSONResponse:
+        # Text PostgreSQL cannot store (a NUL byte in a path, query or body): the request's fault.
+        return _response(
+            422,
+            {
+                "type": "about:blank",
+                "title": "Unprocessable request",
+                "status": 422,
+                "detail": "the request contains characters that cannot be stored (e.g. a NUL byte)",
+                "instance": request.url.path,
+                "errors": [
+                    {
+                        "field": "request",
+                        "rule": "storable_text",
+                        "message": "text must not contain NUL bytes",
+                    }
+                ],
+            },
         )
 
     @app.exception_handler(Exception)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from crmkit.auth import DevTokenIssuer, TokenVerifier, install_auth
 from crmkit.http import create_app
 from crmkit.problems import Problem
 from crmkit.runtime import ServiceRuntime
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from attentions.api import (
     attachments,
@@ -56,27 +54,6 @@ def build_api(runtime: ServiceRuntime) -> FastAPI:
         problem = Problem(STATUS[exc.kind], TITLE[exc.kind], exc.detail, errors=errors)
         handler = app.exception_handlers[Problem]
         return await handler(request, problem)
-
-    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
-    @app.exception_handler(asyncpg.UntranslatableCharacterError)
-    async def _bad_text(request: Request, exc: Exception) -> Response:
-        # Text PostgreSQL cannot store (a NUL byte, in a path, query or body): the request's fault, not ours.
-        problem = Problem(
-            422,
-            "Unprocessable request",
-            "the request contains characters that cannot be stored (e.g. a NUL byte)",
-            errors=[
-                {"field": "request", "rule": "storable_text", "message": "text must not contain NUL bytes"}
-            ],
-        )
-        return await app.exception_handlers[Problem](request, problem)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _routing(request: Request, exc: StarletteHTTPException) -> Response:
-        # Unknown paths and methods are raised by Starlette's router as its own HTTPException, which the
-        # kit's handler (registered for FastAPI's subclass) does not catch: answer them as problems too.
-        handler = app.exception_handlers[HTTPException]
-        return await handler(request, HTTPException(exc.status_code, exc.detail, headers=exc.headers))
 
     for module in (staff, clients, supply_points, attentions, events, attachments, audit):
         app.include_router(module.router)
