@@ -223,11 +223,23 @@ def build_plan(args: argparse.Namespace, say: Callable[[str], None]) -> Plan:
             "LOG_JSON": "false",
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(smtp_port),
+            # Development sign-in: the attentions service issues tokens (POST /dev/token) with this key and
+            # every service trusts it. Never set in production configuration.
+            "DEV_AUTH": "true",
+            "DEV_AUTH_KEY_FILE": str(state / "dev-auth-key.pem"),
+            "WEB_BASE_URL": f"http://127.0.0.1:{8080 + offset}",
         }
         argv = [sys.executable, str(HERE / "await_infra.py"), "--tcp", plan.smtp,
                 "--lock", str(state / "run" / "topics.lock"), "--",
                 sys.executable, "-m", package, "run"]  # fmt: skip
         service_procs.append(Proc(name, argv, env, SERVICE_TIER, SERVICE_STOP))
+
+    # COMANDA, simulated: takes the assignments into inboxes; people close tickets with its CLI.
+    sim_env = {**base_env, "KAFKA_BOOTSTRAP_SERVERS": plan.broker}
+    sim_argv = [sys.executable, str(HERE / "await_infra.py"), "--lock", str(state / "run" / "topics.lock"),
+                "--", sys.executable, "-m", "tickets.comanda_sim", "--state", str(state / "comanda-sim.db"),
+                "run"]  # fmt: skip
+    service_procs.append(Proc("comanda-sim", sim_argv, sim_env, SERVICE_TIER, SERVICE_STOP))
 
     check_ports(ports)
     plan.procs = [p for p in (pg_proc, broker_proc, mail_proc) if p is not None] + service_procs

@@ -12,7 +12,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,12 @@ class ServiceRuntime:
         missing = await asyncio.wait_for(missing_topics(self.settings, names), 3)
         if missing:
             raise RuntimeError(f"missing topics {missing}")
+
+    def add_task(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run a background loop of the service; ``stop()`` cancels and awaits it."""
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.append(task)
+        return task
 
     async def start(self, parts: Collection[str] = ALL_PARTS) -> None:
         d = self.definition
