@@ -35,6 +35,10 @@ class TicketFacts(EventModel):
     attention_code: str
     subject: Subject
     requested_by: str
+    ticket_type: str | None = Field(
+        default=None,
+        description="Kind of ticket (e.g. `defecto`, `facturacion`); selects an escalation ladder.",
+    )
 
     def partition_key(self) -> str:
         return str(self.ticket_id)

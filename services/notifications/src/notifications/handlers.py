@@ -52,7 +52,7 @@ def ticket_view(event: TicketAssigned, assigned_at: datetime) -> TicketView:
         subject_kind=event.subject.kind,
         subject_nic=event.subject.nic,
         # Not in the contract yet (see docs/notifications.md): rules by ticket type wait for it.
-        ticket_type=getattr(event, "ticket_type", None),
+        ticket_type=event.ticket_type,
         assigned_at=assigned_at,
     )
 

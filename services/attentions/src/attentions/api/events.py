@@ -43,6 +43,9 @@ class TicketIn(BaseModel):
     due_date: date = Field(description="Not after the event's internal commitment date.")
     responsible_id: str = Field(min_length=1, max_length=64, description="An active staff member.")
     cc_ids: list[str] = Field(default_factory=list, max_length=20, description="Staff who get a copy.")
+    ticket_type: str | None = Field(
+        default=None, max_length=50, description="Kind of ticket; selects the escalation ladder (optional)."
+    )
 
 
 async def visible_event(ctx: Context, conn: Connection, event_id: uuid.UUID, *, lock: bool = False) -> dict:
@@ -209,6 +212,7 @@ async def create_ticket(ctx: StaffCtx, event_id: uuid.UUID, body: TicketIn) -> d
                 attention_code=event["attention_code"],
                 subject=subject_of(event),
                 requested_by=actor,
+                ticket_type=body.ticket_type,
             ),
         )
     return ticket
