@@ -27,13 +27,19 @@ async def _unpublished(dsn: str) -> int:
         await conn.close()
 
 
-@pytest.mark.parametrize("batch_handler", [False, True], ids=["per-event", "batch"])
+@pytest.mark.parametrize(
+    ("batch_handler", "consumers"),
+    [(False, 1), (True, 1), (True, 2)],
+    ids=["per-event", "batch", "2-consumers"],
+)
 async def test_event_written_through_outbox_is_consumed_once_by_another_service(
-    settings_for, new_database, batch_handler
+    settings_for, new_database, batch_handler, consumers
 ):
     pinger_rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"))))
     ponger_db = await new_database("ponger")
-    ponger_rt = ServiceRuntime(ponger(settings_for(database_url=ponger_db), batch=batch_handler))
+    ponger_rt = ServiceRuntime(
+        ponger(settings_for(database_url=ponger_db, consumer_concurrency=consumers), batch=batch_handler)
+    )
     async with pinger_rt.running({"relay"}), ponger_rt.running({"worker"}):
         async with pinger_rt.pool.acquire() as conn:
             for seq in range(50):

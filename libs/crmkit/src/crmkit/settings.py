@@ -31,6 +31,8 @@ class KitSettings(BaseSettings):
     consumer_fetch_max_wait_ms: int = 20
     consumer_session_timeout_ms: int = 10_000
     consumer_heartbeat_interval_ms: int = 3_000
+    # Consumers of the service's group in one worker process (see crmkit.worker).
+    consumer_concurrency: int = 1
     consumer_max_attempts: int = 5
     consumer_retry_backoff_s: float = 0.2
     consumer_retry_backoff_max_s: float = 5.0

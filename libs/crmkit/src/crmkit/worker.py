@@ -50,7 +50,7 @@ class Worker:
         self.topics = subscriptions.topics(registry)
         self.topic_names = [settings.topic(t.name) for t in self.topics]
         self.outbox = Outbox(settings.service_name, settings.topic_prefix, registry)
-        self.broker: KafkaBroker | None = None
+        self.brokers: list[KafkaBroker] = []
         self._dlq_producer = make_producer(settings)
         self.consumer: EventConsumer | None = None
         self._lock = asyncio.Lock()
@@ -104,14 +104,18 @@ class Worker:
         self.consumer = EventConsumer(
             self.settings, self.pool, self.subscriptions, self.outbox, self._dlq_producer
         )
-        self.broker = self._build_broker()
-        await self.broker.start()
+        # Several group members in one process: while one waits for PostgreSQL another decodes. Each keeps
+        # its partitions' order; handlers that touch one aggregate from two topics must lock it (they would
+        # have to anyway, with several worker processes).
+        self.brokers = [self._build_broker() for _ in range(max(1, self.settings.consumer_concurrency))]
+        for broker in self.brokers:
+            await broker.start()
 
     async def stop(self) -> None:
-        if self.broker is not None:
+        brokers, self.brokers = self.brokers, []
+        for broker in brokers:
             with contextlib.suppress(Exception):
-                await self.broker.stop()
-            self.broker = None
+                await broker.stop()
         with contextlib.suppress(Exception):
             await self._dlq_producer.stop()
 
