@@ -1,17 +1,10 @@
-"""``python -m factelec_sync run|api|worker|relay|migrate``."""
+"""``python -m factelec_sync run|api|worker|relay|migrate|sync|status|quarantine|demo-source|demo-mutate``."""
 
 from __future__ import annotations
 
 import sys
 
-from crmkit.entrypoint import service_main
-
-from factelec_sync.service import define
-
-
-def main() -> int:
-    return service_main(define)
-
+from factelec_sync.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())
