@@ -9,6 +9,8 @@ Running it again on the same databases adds nothing twice: it stops when the dem
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -43,8 +45,10 @@ def _token(attentions_url: str, user_id: str) -> str:
     return str(response.json()["access_token"])
 
 
-def load_demo_data(urls: Mapping[str, str]) -> None:
-    """Load the demo data. ``urls`` maps each service name to its API's base URL (``http://127.0.0.1:8101``)."""
+def load_demo_data(urls: Mapping[str, str], factelec_source: str = "") -> None:
+    """Load the demo data. ``urls`` maps each service name to its API's base URL (``http://127.0.0.1:8101``);
+    ``factelec_source`` is the URL of the FACTELEC demo database to fill (20,000 supply points), which the
+    factelec-sync service reads on its schedule and publishes to the attentions service's replica."""
     base = urls["attentions"]
     clerk = _Api(base, _token(base, CLERK))
     sales = _Api(base, _token(base, SALES))
@@ -52,6 +56,13 @@ def load_demo_data(urls: Mapping[str, str]) -> None:
     if existing.get("total") if isinstance(existing, dict) else len(existing):
         print("demo data already present")
         return
+    if factelec_source:
+        subprocess.run(
+            [sys.executable, "-m", "factelec_sync", "demo-source", "--rows", "20000",
+             "--dsn", factelec_source, "--quiet"],
+            check=True,
+        )  # fmt: skip
+        print("FACTELEC demo database filled with 20,000 supply points; the sync publishes them shortly")
     today = date.today()
 
     def days(n: int) -> str:

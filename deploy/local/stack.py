@@ -97,6 +97,7 @@ class Plan:
     broker_note: str = ""
     smtp: str = ""
     mail_web: str = ""
+    factelec_source: str = ""  # URL of the FACTELEC demo database (filled by the demo data step)
 
 
 # -- planning --------------------------------------------------------------------------------------------
@@ -229,6 +230,9 @@ def build_plan(args: argparse.Namespace, say: Callable[[str], None]) -> Plan:
             "DEV_AUTH_KEY_FILE": str(state / "dev-auth-key.pem"),
             "WEB_BASE_URL": f"http://127.0.0.1:{8080 + offset}",
         }
+        if package == "factelec_sync":
+            plan.factelec_source = localstack.with_database(admin_url, f"factelec_demo{args.db_suffix}")
+            env["FACTELEC_SOURCE_DSN"] = plan.factelec_source
         argv = [sys.executable, str(HERE / "await_infra.py"), "--tcp", plan.smtp,
                 "--lock", str(state / "run" / "topics.lock"), "--",
                 sys.executable, "-m", package, "run"]  # fmt: skip
@@ -418,7 +422,7 @@ def watch_readiness(manager: OrderedManager, plan: Plan, demo: bool) -> None:
             from deploy.local.demo import load_demo_data
 
             with contextlib.redirect_stdout(writer):
-                load_demo_data(dict(plan.services))
+                load_demo_data(dict(plan.services), factelec_source=plan.factelec_source)
         except Exception as exc:  # the stack stays up: the person can look at what went wrong
             manager.say(f"demo data failed: {exc!r}", "demo")
         finally:
