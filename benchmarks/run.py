@@ -33,6 +33,16 @@ BENCHMARKS: dict[str, tuple[list[str], str, str]] = {
         "COMANDA closure ingestion beside raw consume; rollup latency COMANDA publish -> TicketClosed.",
         ">= 10,000 closures/s per worker; rollup p99 < 250 ms",
     ),
+    "notifications": (
+        ["benchmarks/notifications_bench.py"],
+        "TicketAssigned -> email accepted (p50/p99); a burst of 5,000 assignments beside raw aiosmtplib.",
+        "p99 < 1 s; the burst at least half the raw rate",
+    ),
+    "system": (
+        ["benchmarks/system_bench.py"],
+        "A ticket created through the attentions API -> its assignment email accepted by the SMTP server.",
+        "p99 < 1 s",
+    ),
     "factelec": (
         ["benchmarks/factelec_bench.py"],
         "Full sync of 1,000,000 supply points source -> topic -> replica beside raw COPY.",
