@@ -240,6 +240,14 @@ class TokenVerifier:
             keys += load_public_keys(settings.jwt_public_key)
         if settings.jwt_public_key_file:
             keys += load_public_keys(Path(settings.jwt_public_key_file).read_text())
+        if settings.dev_auth:
+            # Development only: trust the dev issuer's key, shared by every service of the local stack
+            # through DEV_AUTH_KEY_FILE (created by whichever service starts first).
+            if not settings.dev_auth_key_file:
+                log.warning(
+                    "DEV_AUTH is set without DEV_AUTH_KEY_FILE: only this process's dev tokens verify"
+                )
+            keys.append(DevTokenIssuer.from_settings(settings).public_key)
         jwks = JwksCache(settings.jwt_jwks_url, settings.jwt_jwks_cache_s) if settings.jwt_jwks_url else None
         if not keys and jwks is None:
             log.warning("no JWT key configured: every request will be refused with 401")

@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from crmkit.auth import CurrentUser, DevTokenIssuer, Principal, TokenVerifier, forbidden, install_auth
+from crmkit.auth import CurrentUser, Principal, TokenVerifier, forbidden, install_auth
 from crmkit.http import create_app
 from crmkit.problems import conflict, not_found, unprocessable
 from crmkit.runtime import ServiceRuntime
@@ -122,11 +122,7 @@ def build_api(runtime: ServiceRuntime, parts: Parts) -> FastAPI:
         title="EDESAL CRM — notifications",
         readiness={"database": runtime.check_database, "broker": runtime.check_broker},
     )
-    verifier = TokenVerifier.from_settings(settings)
-    if settings.dev_auth:
-        # Development only: trust the dev issuer's key (shared through DEV_AUTH_KEY_FILE).
-        verifier.add_key(DevTokenIssuer.from_settings(settings).public_key)
-    install_auth(app, verifier)
+    install_auth(app, TokenVerifier.from_settings(settings))
     router = APIRouter(tags=["delivery log"])
 
     async def page(user: Principal, limit: int, cursor: str | None, **filters: Any) -> MessagePage:

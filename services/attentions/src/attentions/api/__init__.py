@@ -41,7 +41,7 @@ def build_api(runtime: ServiceRuntime) -> FastAPI:
     if settings.dev_auth:
         issuer: DevTokenIssuer = runtime.state.get("dev_issuer") or DevTokenIssuer.from_settings(settings)
         runtime.state["dev_issuer"] = issuer
-        verifier.add_key(issuer.public_key)
+        verifier.add_key(issuer.public_key)  # the same key as the file's, unless no key file is set
         app.state.dev_issuer = issuer
         app.include_router(dev_auth.router)
     install_auth(app, verifier)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from crmkit.auth import DevTokenIssuer, TokenVerifier, install_auth
+from crmkit.auth import TokenVerifier, install_auth
 from crmkit.http import create_app
 from crmkit.problems import Problem
 from crmkit.runtime import ServiceRuntime
@@ -34,14 +34,7 @@ def build_api(runtime: ServiceRuntime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.settings = settings
-    verifier = TokenVerifier.from_settings(settings)
-    if settings.dev_auth:
-        # Tokens of the local stack are issued by the attentions service with the shared dev key file.
-        if not settings.dev_auth_key_file:
-            log.warning("DEV_AUTH is set without DEV_AUTH_KEY_FILE: no dev token will verify here")
-        else:
-            verifier.add_key(DevTokenIssuer.from_settings(settings).public_key)
-    install_auth(app, verifier)
+    install_auth(app, TokenVerifier.from_settings(settings))
 
     @app.exception_handler(RuleBroken)
     async def _rule_broken(request: Request, exc: RuleBroken) -> JSONResponse:
