@@ -12,6 +12,7 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from crmkit.db import Connection
 from crmkit.problems import Problem, not_found
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
@@ -44,6 +45,42 @@ def refuse_oversized(ctx: Context, request: Request) -> None:
         raise too_large(int(declared), limit)
 
 
+async def _save(
+    ctx: Context,
+    conn: Connection,
+    owner_kind: str,
+    owner_id: uuid.UUID,
+    owner: dict[str, Any],
+    event_id: uuid.UUID | None,
+    upload: tuple[bytes, Any, str],
+) -> dict[str, Any]:
+    """Store a checked PDF under an attention or an event, and audit it on its owner."""
+    content, checked, filename = upload
+    saved = await store.insert(
+        conn,
+        attention_id=owner["attention_id"],
+        event_id=event_id,
+        filename=filename,
+        size_bytes=checked.size_bytes,
+        sha256=checked.sha256,
+        pages=checked.pages,
+        content=content,
+        uploaded_by=ctx.user.user_id,
+    )
+    await audit.record(
+        conn,
+        owner_kind,
+        owner_id,
+        "attachment.added",
+        ctx.user.user_id,
+        None,
+        saved,
+        client_id=owner["client_id"],
+        nic=owner["nic"],
+    )
+    return saved
+
+
 @router.post("/attentions/{attention_id}/attachments", status_code=201)
 async def attach_to_attention(
     ctx: StaffCtx, request: Request, attention_id: uuid.UUID, file: PdfFile
@@ -55,29 +92,9 @@ async def attach_to_attention(
     async with ctx.transaction() as conn:
         attention = await visible_attention(ctx, conn, attention_id, lock=True)
         closure.check_attention_open(attention["status"])
-        saved = await store.insert(
-            conn,
-            attention_id=attention_id,
-            event_id=None,
-            filename=filename,
-            size_bytes=checked.size_bytes,
-            sha256=checked.sha256,
-            pages=checked.pages,
-            content=content,
-            uploaded_by=ctx.user.user_id,
+        return await _save(
+            ctx, conn, "attention", attention_id, attention, None, (content, checked, filename)
         )
-        await audit.record(
-            conn,
-            "attention",
-            attention_id,
-            "attachment.added",
-            ctx.user.user_id,
-            None,
-            saved,
-            client_id=attention["client_id"],
-            nic=attention["nic"],
-        )
-    return saved
 
 
 @router.get("/attentions/{attention_id}/attachments")
@@ -98,29 +115,7 @@ async def attach_to_event(
     async with ctx.transaction() as conn:
         event = await visible_event(ctx, conn, event_id, lock=True)
         closure.check_event_open(event["status"])
-        saved = await store.insert(
-            conn,
-            attention_id=event["attention_id"],
-            event_id=event_id,
-            filename=filename,
-            size_bytes=checked.size_bytes,
-            sha256=checked.sha256,
-            pages=checked.pages,
-            content=content,
-            uploaded_by=ctx.user.user_id,
-        )
-        await audit.record(
-            conn,
-            "event",
-            event_id,
-            "attachment.added",
-            ctx.user.user_id,
-            None,
-            saved,
-            client_id=event["client_id"],
-            nic=event["nic"],
-        )
-    return saved
+        return await _save(ctx, conn, "event", event_id, event, event_id, (content, checked, filename))
 
 
 @router.get("/events/{event_id}/attachments")
