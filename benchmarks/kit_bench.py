@@ -23,6 +23,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from common import broker, scratch_database, summary_ms, write_results
 from crmkit.kafka import ensure_topics
+from crmkit.outbox import record_headers
 from crmkit.relay import OutboxRelay
 from crmkit.runtime import ServiceRuntime
 from crmkit.settings import KitSettings
@@ -152,9 +153,14 @@ async def idempotent_consume(settings: KitSettings, n: int, batch: bool) -> floa
     futures = []
     for i in range(n):
         env = rt_prod.outbox.envelope(Pinged(aggregate=f"k{i % 64}", seq=i, note=NOTE))
+        # As the relay publishes them: with the envelope's ids in headers.
+        headers = record_headers(env.event_id, env.type, env.schema_version, env.producer, env.correlation_id)
         futures.append(
             await producer.send(
-                settings.topic(PINGS.name), env.model_dump_json().encode(), key=env.partition_key.encode()
+                settings.topic(PINGS.name),
+                env.model_dump_json().encode(),
+                key=env.partition_key.encode(),
+                headers=headers,
             )
         )
     await asyncio.gather(*futures)

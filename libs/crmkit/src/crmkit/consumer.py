@@ -93,6 +93,11 @@ class _Entry:
     model: type[EventModel]
     handler: Handler | BatchHandler
     batch: bool
+    # Envelope[model], built once: looking a parametrized generic up costs more than validating a record.
+    envelope_model: type[Envelope[Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "envelope_model", Envelope[self.model])
 
 
 class Subscriptions:
@@ -198,7 +203,7 @@ class EventConsumer:
         if entry is None:
             return _Decoded(record, error=f"unsupported schema_version {version!r} of {event_type}")
         try:
-            envelope = Envelope[entry.model].model_validate(raw)
+            envelope = entry.envelope_model.model_validate(raw)
         except ValidationError as exc:
             return _Decoded(record, error=f"schema violation for {event_type}: {_brief(exc)}")
         return _Decoded(record, envelope=envelope, entry=entry)
@@ -223,7 +228,7 @@ class EventConsumer:
         if entry is None:
             return None  # let the body speak; an unknown version is dead-lettered there
         try:
-            envelope = Envelope[entry.model].model_validate_json(record.value)
+            envelope = entry.envelope_model.model_validate_json(record.value)
         except ValidationError as exc:
             if any(err["type"] == "json_invalid" for err in exc.errors()):
                 return _Decoded(record, error=f"not JSON: {exc.errors()[0]['msg']}")
