@@ -55,6 +55,10 @@ class Envelope(BaseModel, Generic[DataT]):
     data: DataT = Field(description="The event payload.")
 
 
+# Parametrized once: looking Envelope[Any] up again on every event costs more than building one.
+_AnyEnvelope = Envelope[Any]
+
+
 def new_envelope(
     data: EventModel,
     *,
@@ -64,7 +68,7 @@ def new_envelope(
     occurred_at: datetime | None = None,
     event_id: uuid.UUID | None = None,
 ) -> Envelope[Any]:
-    return Envelope[Any](
+    return _AnyEnvelope(
         event_id=event_id or uuid.uuid4(),
         type=data.event_type,
         schema_version=data.version,

@@ -13,6 +13,9 @@ class Settings(KitSettings, AuthSettings):
     http_port: int = 8102
     # Closures come in bursts; bigger batches make one transaction do more (set-based handlers).
     consumer_max_records: int = 1000
+    # Two consumers in the worker: while one batch waits for PostgreSQL the next is decoded; every handler
+    # locks the tickets it touches, so a request and its closure on two topics never race.
+    consumer_concurrency: int = 2
 
     technical_areas: list[str] = Field(
         default_factory=lambda: ["Gerencia Técnica"],
