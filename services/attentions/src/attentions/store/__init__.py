@@ -35,3 +35,24 @@ def like(text: str) -> str:
     """A LIKE pattern matching ``text`` anywhere, with the LIKE wildcards escaped."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+class Filters:
+    """A WHERE clause built from optional filters, numbering the placeholders as values are added."""
+
+    def __init__(self, first: str, *args: Any) -> None:
+        self.args: list[Any] = list(args)
+        self.where = [first]
+
+    def add(self, condition: str, value: Any) -> None:
+        """``condition`` with ``?`` for the value (every ``?`` stands for the same value)."""
+        self.args.append(value)
+        self.where.append(condition.replace("?", f"${len(self.args)}"))
+
+    @property
+    def clause(self) -> str:
+        return " AND ".join(self.where)
+
+    def page(self) -> str:
+        """Placeholders for LIMIT and OFFSET, passed after ``args``."""
+        return f"LIMIT ${len(self.args) + 1} OFFSET ${len(self.args) + 2}"

@@ -9,7 +9,7 @@ from typing import Any
 from crmkit.db import Connection
 
 from attentions.domain.access import Viewer
-from attentions.store import like, row
+from attentions.store import Filters, like, row
 
 COLUMNS = (
     "a.attention_id, a.code, a.subject_kind, a.client_id, a.nic, a.channel, a.subject, a.description, "
@@ -133,12 +133,8 @@ async def search(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    args: list[Any] = [viewer.user_id, viewer.is_admin]
-    where = [visible_sql("a", "$1", "$2")]
-
-    def add(condition: str, value: Any) -> None:
-        args.append(value)
-        where.append(condition.replace("?", f"${len(args)}"))
+    filters = Filters(visible_sql("a", "$1", "$2"), viewer.user_id, viewer.is_admin)
+    add = filters.add
 
     if status:
         add("a.status = ?", status)
@@ -158,16 +154,16 @@ async def search(
         add("a.happened_at >= ?", happened_from)
     if happened_to:
         add("a.happened_at < ?", happened_to)
-    clause = " AND ".join(where)
-    total = await conn.fetchval(f"SELECT count(*) FROM attentions a WHERE {clause}", *args)
+    clause = filters.clause
+    total = await conn.fetchval(f"SELECT count(*) FROM attentions a WHERE {clause}", *filters.args)
     rows = await conn.fetch(
         f"""SELECT {COLUMNS}, {SUBJECT_NAME}, {PROGRESS}
               FROM (SELECT * FROM attentions a WHERE {clause}
                      ORDER BY a.registered_at DESC, a.code DESC
-                     LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}) a
+                     {filters.page()}) a
               {JOINS}
              ORDER BY a.registered_at DESC, a.code DESC""",
-        *args,
+        *filters.args,
         limit,
         offset,
     )

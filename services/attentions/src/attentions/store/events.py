@@ -9,7 +9,7 @@ from typing import Any
 from crmkit.db import Connection
 
 from attentions.domain.access import Viewer
-from attentions.store import like, row
+from attentions.store import Filters, like, row
 from attentions.store.attentions import visible_sql
 
 COLUMNS = (
@@ -94,12 +94,8 @@ async def search(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    args: list[Any] = [viewer.user_id, viewer.is_admin]
-    where = [visible_sql("a", "$1", "$2")]
-
-    def add(condition: str, value: Any) -> None:
-        args.append(value)
-        where.append(condition.replace("?", f"${len(args)}"))
+    filters = Filters(visible_sql("a", "$1", "$2"), viewer.user_id, viewer.is_admin)
+    add = filters.add
 
     if status:
         add("e.status = ?", status)
@@ -109,15 +105,15 @@ async def search(
         add("(e.code ILIKE ? OR e.title ILIKE ?)", like(q))
     if due_before:
         add("e.internal_commitment_date <= ?", due_before)
-    clause = " AND ".join(where)
+    clause = filters.clause
     total = await conn.fetchval(
         f"SELECT count(*) FROM events e JOIN attentions a ON a.attention_id = e.attention_id WHERE {clause}",
-        *args,
+        *filters.args,
     )
     rows = await conn.fetch(
         f"""SELECT {COLUMNS}, {PARENT}, {PROGRESS} FROM events e {JOINS} WHERE {clause}
-             ORDER BY e.created_at DESC, e.code DESC LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}""",
-        *args,
+             ORDER BY e.created_at DESC, e.code DESC {filters.page()}""",
+        *filters.args,
         limit,
         offset,
     )
