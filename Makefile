@@ -1,6 +1,6 @@
 # The two commands of the README: `make up` (whole system locally) and `make test` (every test).
 UV := python3 -m uv
-PY_SOURCES := contracts/src libs/crmkit/src services/attentions/src services/tickets/src \
+PY_SOURCES := contracts/src libs/crmkit/src services/attentions/src services/tickets/src services/web/src \
 	services/notifications/src services/reports/src services/factelec-sync/src
 
 .PHONY: setup up test lint typecheck pytest bench contracts-docs
