@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from crmkit.consumer import Subscriptions
 from crmkit.db import create_pool, migrate
+from crmkit.http import create_app
 from crmkit.kafka import ensure_topics, missing_topics
 from crmkit.logs import configure_logging
 from crmkit.outbox import Outbox
@@ -153,6 +154,19 @@ def tune_garbage_collector(gen0_threshold: int) -> None:
     gc.set_threshold(gen0_threshold, gen1, gen2)
 
 
+def probe_app(runtime: ServiceRuntime, parts: Collection[str]) -> FastAPI | None:
+    """/healthz, /readyz and /metrics for a worker or relay running alone (container probes, scraping).
+
+    Served on HTTP_PORT like the API; HTTP_PORT=0 turns it off (two parts of one service on one host).
+    """
+    if runtime.settings.http_port <= 0:
+        return None
+    return create_app(
+        title=f"{runtime.settings.service_name} ({', '.join(sorted(parts))})",
+        readiness={"database": runtime.check_database},
+    )
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: this process shuts down the API, worker and relay together."""
 
@@ -173,9 +187,10 @@ async def serve(definition: ServiceDefinition, parts: Collection[str]) -> None:
         loop.add_signal_handler(sig, stop.set)
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[Any] | None = None
-    if runtime.api is not None:
+    app = runtime.api if runtime.api is not None else probe_app(runtime, parts)
+    if app is not None:
         config = uvicorn.Config(
-            runtime.api,
+            app,
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,
