@@ -12,7 +12,7 @@ from crmkit.auth import TokenVerifier, install_auth, require_roles
 from crmkit.http import create_app
 from crmkit.problems import not_found
 from crmkit.runtime import ServiceRuntime
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 
 from factelec_sync.settings import Settings
 from factelec_sync.store import known, quarantine, runs
@@ -47,7 +47,7 @@ def build_api(runtime: ServiceRuntime) -> FastAPI:
         return {"items": [r.as_dict() for r in items]}
 
     @router.get("/runs/{run_id}", summary="One run")
-    async def get_run(request: Request, run_id: int) -> dict[str, Any]:
+    async def get_run(request: Request, run_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> dict[str, Any]:
         async with _runtime(request).pool.acquire() as conn:
             run = await runs.get(conn, run_id)
         if run is None:
@@ -59,7 +59,7 @@ def build_api(runtime: ServiceRuntime) -> FastAPI:
         request: Request,
         state: Literal["open", "resolved", "all"] = "open",
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> dict[str, Any]:
         async with _runtime(request).pool.acquire() as conn:
             items, total = await quarantine.listing(conn, state, limit, offset)

@@ -93,7 +93,8 @@ class Page:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-        offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+        # Bounded: past a bigint PostgreSQL refuses it (a 500), and deep offsets are a slow scan anyway.
+        offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip.")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset
