@@ -55,3 +55,22 @@ async def test_run_ids_beyond_bigint_are_refused_not_a_500(system: System) -> No
         body = problem(await http.get(f"/runs/{run_id}"), 422)
         assert {e["field"] for e in body["errors"]} == {"run_id"}
     problem(await http.get(f"/runs/{2**63 - 1}"), 404)
+
+
+async def test_instants_outside_years_1_to_9999_in_utc_are_refused_not_a_500(system: System) -> None:
+    """``0001-01-01T00:00:00+00:09`` is aware and valid but before year 1 in UTC."""
+    ana = system.as_("attentions", "u-ana")
+    client = (await ana.post("/clients", json={"kind": "prospect", "name": "Cliente de prueba"})).json()
+    for moment in ("0001-01-01T00:00:00+00:09", "9999-12-31T23:59:59-05:00"):
+        body = {"channel": "web", "subject": "x", "happened_at": moment}
+        answer = problem(await ana.post(f"/clients/{client['client_id']}/attentions", json=body), 422)
+        assert {e["field"] for e in answer["errors"]} == {"happened_at"}
+        answer = problem(await ana.get("/attentions", params={"happened_from": moment}), 422)
+        assert {e["field"] for e in answer["errors"]} == {"happened_from"}
+        cursor = f"{moment}~{'0' * 8}-0000-0000-0000-{'0' * 12}"
+        answer = problem(
+            await system.as_("notifications", "u-admin").get("/messages", params={"cursor": cursor}), 422
+        )
+        assert {e["field"] for e in answer["errors"]} == {"cursor"}
+    body = {"channel": "web", "subject": "x", "happened_at": "0001-01-03T00:00:00+00:00"}
+    assert (await ana.post(f"/clients/{client['client_id']}/attentions", json=body)).status_code == 201

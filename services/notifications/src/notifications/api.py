@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from crmkit.auth import CurrentUser, Principal, TokenVerifier, forbidden, install_auth
 from crmkit.http import create_app
+from crmkit.instants import check_instant
 from crmkit.problems import conflict, not_found, unprocessable
 from crmkit.runtime import ServiceRuntime
 from fastapi import APIRouter, FastAPI, Query
@@ -83,7 +84,7 @@ def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         parsed = datetime.fromisoformat(moment)
         if parsed.tzinfo is None:
             raise ValueError("no time zone")
-        return parsed, uuid.UUID(ident)
+        return check_instant(parsed), uuid.UUID(ident)
     except ValueError:
         raise unprocessable("cursor", "invalid_cursor", "cursor must be a next_cursor of this API") from None
 

@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal
 from crm_contracts.events.attentions import AttentionClosed, AttentionOpened, EventOpened
 from crm_contracts.events.common import Subject
 from crmkit.db import Connection
+from crmkit.instants import Instant
 from crmkit.problems import not_found
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from attentions.api.deps import Context, PageQ, StaffCtx
 from attentions.domain import closure, dates
@@ -41,7 +42,7 @@ class AttentionIn(BaseModel):
     channel: Channel
     subject: str = Field(min_length=1, max_length=300, description="Short subject line.")
     description: str = Field(default="", max_length=20_000)
-    happened_at: AwareDatetime = Field(description="When the interaction or milestone happened.")
+    happened_at: Instant = Field(description="When the interaction or milestone happened.")
     contact_ids: list[uuid.UUID] = Field(
         default_factory=list, max_length=50, description="Contacts of the client involved."
     )
@@ -169,8 +170,8 @@ async def list_attentions(
     nic: str | None = None,
     registered_by: str | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Code or subject contains.")] = None,
-    happened_from: AwareDatetime | None = None,
-    happened_to: AwareDatetime | None = None,
+    happened_from: Instant | None = None,
+    happened_to: Instant | None = None,
 ) -> Response:
     """Attentions the caller may see, newest first, each with its progress (events closed / total)."""
     async with ctx.connection() as conn:
