@@ -82,4 +82,8 @@ def settings_env_names(module: str) -> set[str] | None:
         settings = importlib.import_module(f"{module}.settings").Settings
     except ModuleNotFoundError:
         return None
-    return {name.upper() for name in settings.model_fields}
+    from crmkit.auth import AuthSettings
+
+    # Every API gets the token settings, also one that does not check tokens yet (reports): adding the
+    # check then needs no deployment change.
+    return {name.upper() for name in (*settings.model_fields, *AuthSettings.model_fields)}
