@@ -4,6 +4,7 @@ and operator schemas, and saying what the code needs (topics, probes, budgets, a
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
 from typing import Any
 
@@ -247,3 +248,14 @@ def test_every_environment_name_is_a_setting_of_the_service(target: str) -> None
         assert not unknown, f"{deployment['metadata']['name']}: {unknown} are not settings of {service}"
     unknown_config = config - every_setting - NOT_SETTINGS
     assert not unknown_config, f"crm-config keys no service reads: {unknown_config}"
+
+
+def test_every_service_package_of_the_workspace_is_deployed() -> None:
+    """A new service under services/ must be added to deploy/generate.py (and so to the manifests)."""
+    scripts = {
+        script
+        for path in ROOT.glob("services/*/pyproject.toml")
+        for script in tomllib.loads(path.read_text(encoding="utf-8"))["project"].get("scripts", {})
+    }
+    deployed = {f"crm-{s.name}" for s in generator().services()}
+    assert scripts == deployed
