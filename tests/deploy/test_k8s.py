@@ -11,8 +11,10 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 from crm_contracts.registry import TOPICS, deadletter_topic
 from deploy.support import (
+    K8S,
     KUBERNETES_VERSION,
     OVERLAYS,
     ROOT,
@@ -52,6 +54,22 @@ def _containers(resources: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any
                 yield r, c
 
 
+def _validate(resource: dict[str, Any], origin: str) -> None:
+    """Operator resources against their CRD schema, everything else against Kubernetes' own (strict)."""
+    key = (resource["apiVersion"], resource["kind"])
+    where = f"{origin}: {resource['kind']}/{resource['metadata']['name']}"
+    if key in CRD_SCHEMAS:
+        errors = sorted(
+            jsonschema.Draft202012Validator(schema(CRD_SCHEMAS[key])).iter_errors(resource), key=str
+        )
+        assert not errors, f"{where}: {[f'{list(e.absolute_path)}: {e.message}' for e in errors]}"
+        return
+    try:
+        kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        pytest.fail(f"{where}: {'.'.join(map(str, exc.path))}: {exc.message}")
+
+
 def test_generated_manifests_are_what_the_code_generates() -> None:
     stale = generator().stale()
     assert not stale, (
@@ -65,18 +83,7 @@ def test_rendered_resources_are_valid_kubernetes_and_operator_resources(target: 
     resources = render(target)
     assert resources
     for resource in resources:
-        key = (resource["apiVersion"], resource["kind"])
-        where = f"{target}: {resource['kind']}/{resource['metadata']['name']}"
-        if key in CRD_SCHEMAS:
-            errors = sorted(
-                jsonschema.Draft202012Validator(schema(CRD_SCHEMAS[key])).iter_errors(resource), key=str
-            )
-            assert not errors, f"{where}: {[f'{list(e.absolute_path)}: {e.message}' for e in errors]}"
-        else:
-            try:
-                kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
-            except kubernetes_validate.ValidationError as exc:
-                pytest.fail(f"{where}: {'.'.join(map(str, exc.path))}: {exc.message}")
+        _validate(resource, target)
 
 
 def test_the_schema_check_catches_a_misspelt_field() -> None:
@@ -259,3 +266,23 @@ def test_every_service_package_of_the_workspace_is_deployed() -> None:
     }
     deployed = {f"crm-{s.name}" for s in generator().services()}
     assert scripts == deployed
+
+
+def _files_of(kustomization_dir: Any) -> list[Any]:
+    """The plain resource files a kustomization lists, following the directories it includes."""
+    kustomization = yaml.safe_load((kustomization_dir / "kustomization.yaml").read_text(encoding="utf-8"))
+    files = []
+    for entry in kustomization.get("resources", []):
+        path = (kustomization_dir / entry).resolve()
+        files += _files_of(path) if path.is_dir() else [path]
+    return files
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_resource_files_are_valid_without_rendering(target: str) -> None:
+    """Runs where kustomize is missing too: every listed file, as written, against the same schemas."""
+    files = _files_of(K8S / target)
+    assert files
+    for path in files:
+        for resource in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            _validate(resource, path.name)
