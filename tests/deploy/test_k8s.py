@@ -285,3 +285,19 @@ def test_resource_files_are_valid_without_rendering() -> None:
     for path in sorted(files):
         for resource in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             _validate(resource, path.name)
+
+
+def _config(target: str) -> dict[str, str]:
+    (config,) = [
+        c for c in _kinds(render(target), "ConfigMap") if c["metadata"]["name"].startswith("crm-config")
+    ]
+    data: dict[str, str] = config["data"]
+    return data
+
+
+def test_production_signs_in_through_the_identity_provider_and_only_the_demo_has_dev_tokens() -> None:
+    production = _config("overlays/production")
+    assert production["DEV_AUTH"] == "false" and "DEV_AUTH_KEY_FILE" not in production
+    assert production["JWT_JWKS_URL"].startswith("https://")
+    assert production["KAFKA_IDEMPOTENCE"] == "true" and production["CREATE_TOPICS"] == "false"
+    assert _config("overlays/local-demo")["DEV_AUTH"] == "true"
