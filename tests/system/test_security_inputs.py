@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from fuzz_support import System, running_system
+from system.fuzz_support import System, running_system
 
 pytestmark = pytest.mark.integration
 

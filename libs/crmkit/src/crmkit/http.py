@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crmkit import context, metrics
-from crmkit.problems import install_problem_handlers
+from crmkit.problems import PROBLEM_JSON, install_problem_handlers
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -28,6 +28,7 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, lifespan=lifespan, root_path=root_path)
     install_problem_handlers(app)
+    document_problems(app)
     checks = readiness or {}
 
     @app.middleware("http")
@@ -79,3 +80,63 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details: what was wrong, and for a bad request the fields and rules.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ProblemError"}},
+    },
+}
+PROBLEM_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "ProblemError",
+    "description": "One broken rule: the field (when one is to blame), the rule's name and a message.",
+    "type": "object",
+    "required": ["rule", "message"],
+    "properties": {"field": {"type": "string"}, "rule": {"type": "string"}, "message": {"type": "string"}},
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the API really answers on errors: problem+json.
+
+    FastAPI documents a 422 with its own ``HTTPValidationError`` body, which this chassis never sends (see
+    ``crmkit.problems``). Every operation instead documents its 422 and, as ``default``, every other error
+    status (401, 403, 404, 409, 413, ...) with the ``Problem`` schema, so a client (or schemathesis) can
+    check every error body against the document.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                if "422" in responses:
+                    responses["422"] = {
+                        "description": "Unprocessable request: the fields and the rules they break",
+                        "content": problem,
+                    }
+                responses.setdefault("default", {"description": "Any other error", "content": problem})
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        components["Problem"] = PROBLEM_SCHEMA
+        components["ProblemError"] = PROBLEM_ERROR_SCHEMA
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
