@@ -1,0 +1,97 @@
+"""Rebuild of the read model from scratch: ``python -m reports rebuild``.
+
+1. truncate every read-model table and the consumer's processed-events records (one transaction);
+2. replay every consumed topic from its first offset up to the end offsets taken at the start, through the
+   same idempotent consumer and handlers the worker uses (a plain consumer without a group: nothing of the
+   service's group is touched, and the replay ends by itself).
+
+Every consumed topic keeps its records forever (retention -1) or is compacted per key
+(factelec.supply-points.v1), so the topics hold the whole history. A worker running meanwhile is harmless:
+the handlers converge in any order and each event applies once (the processed-events records are shared by
+both); reports read during the replay are partial.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from crm_contracts.registry import TOPICS, Topic
+from crmkit.consumer import EventConsumer, Subscriptions
+from crmkit.db import create_pool, migrate
+from crmkit.kafka import make_producer
+from crmkit.outbox import Outbox
+
+from reports.handlers import subscriptions as reports_subscriptions
+from reports.service import MIGRATIONS
+from reports.settings import Settings
+from reports.store.projection import truncate
+
+log = logging.getLogger(__name__)
+
+
+async def rebuild(settings: Settings, pool: asyncpg.Pool | None = None) -> int:
+    """Truncate and replay; returns the number of records read."""
+    own_pool = pool is None
+    if pool is None:
+        await migrate(settings.database_url, [MIGRATIONS])
+        pool = await create_pool(settings.database_url, max_size=4)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await truncate(conn, settings.service_name)
+        return await replay(settings, pool)
+    finally:
+        if own_pool:
+            await pool.close()
+
+
+async def replay(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    subscriptions: Subscriptions = reports_subscriptions,
+    registry: Sequence[Topic] = TOPICS,
+) -> int:
+    names = [settings.topic(t.name) for t in subscriptions.topics(registry)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+        max_poll_records=settings.consumer_max_records,
+    )
+    dlq = make_producer(settings)
+    await consumer.start()
+    await dlq.start()
+    try:
+        partitions = [
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp, end in ends.items() if end > 0}
+        applier = EventConsumer(
+            settings, pool, subscriptions, Outbox(settings.service_name, settings.topic_prefix), dlq
+        )
+        read = 0
+        while remaining:
+            batches = await consumer.getmany(
+                *remaining, timeout_ms=1000, max_records=settings.consumer_max_records
+            )
+            for tp, records in batches.items():
+                wanted = [r for r in records if r.offset < ends[tp]]
+                if wanted:
+                    await applier.process_batch(wanted)
+                    read += len(wanted)
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        log.info("read model rebuilt from %d records of %d partitions", read, len(partitions))
+        return read
+    finally:
+        await consumer.stop()
+        await dlq.stop()

@@ -1,0 +1,1 @@
+"""SQL of the reports read model: projection upserts (``projection``) and report queries (``queries``)."""
