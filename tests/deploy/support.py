@@ -84,6 +84,6 @@ def settings_env_names(module: str) -> set[str] | None:
         return None
     from crmkit.auth import AuthSettings
 
-    # Every API gets the token settings, also one that does not check tokens yet (reports): adding the
-    # check then needs no deployment change.
+    # The token settings are given to every container alike (one shared configuration), also to a part
+    # that does not verify tokens.
     return {name.upper() for name in (*settings.model_fields, *AuthSettings.model_fields)}
