@@ -66,7 +66,9 @@ def test_promise_kept_counts_closures_by_local_day_against_both_commitment_dates
         Item("event", at(1), at(10, 23, 30), due=date(2026, 11, 10), client_due=date(2026, 11, 12)),  # both
         Item("event", at(1), at(11, 0, 10), due=date(2026, 11, 10), client_due=date(2026, 11, 12)),  # client
         Item("event", at(1), at(13), due=date(2026, 11, 10), client_due=date(2026, 11, 12)),  # neither
-        Item("event", at(1), None, due=date(2026, 11, 10), client_due=date(2026, 11, 12)),  # open: not counted
+        Item(
+            "event", at(1), None, due=date(2026, 11, 10), client_due=date(2026, 11, 12)
+        ),  # open: not counted
     ]
     assert compliance(events, NOV) == {
         "internal_kept": 1,

@@ -227,7 +227,7 @@ def compliance_lines(events: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
-# -- overview tables (shared by CSV, XLSX and PDF) -------------------------------------------------------------
+# -- overview tables (shared by CSV, XLSX and PDF) ------------------------------------------------------
 
 
 def overview_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:

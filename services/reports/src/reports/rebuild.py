@@ -73,23 +73,26 @@ async def replay(
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        # The listed end offsets are a lower bound only: the Tansu broker answers ListOffsets with less than
+        # the real end when a partition holds multi-record batches. So read every record, and stop once each
+        # partition has passed its listed end and a fetch comes back empty (the topics are quiet).
         ends = await consumer.end_offsets(partitions)
-        remaining = {tp for tp, end in ends.items() if end > 0}
+        behind = {tp for tp, end in ends.items() if end > 0}
         applier = EventConsumer(
             settings, pool, subscriptions, Outbox(settings.service_name, settings.topic_prefix), dlq
         )
         read = 0
-        while remaining:
-            batches = await consumer.getmany(
-                *remaining, timeout_ms=1000, max_records=settings.consumer_max_records
-            )
-            for tp, records in batches.items():
-                wanted = [r for r in records if r.offset < ends[tp]]
-                if wanted:
-                    await applier.process_batch(wanted)
-                    read += len(wanted)
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=settings.consumer_max_records)
+            for records in batches.values():
+                if records:
+                    await applier.process_batch(records)
+                    read += len(records)
+            for tp in list(behind):
                 if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
+                    behind.discard(tp)
+            if not behind and not any(batches.values()):
+                break
         log.info("read model rebuilt from %d records of %d partitions", read, len(partitions))
         return read
     finally:

@@ -157,7 +157,7 @@ async def overview_report(conn: Connection, period: Period, today: date, viewer:
     for r in raw["events_by_area"]:
         areas[r["area"]]["events"] = r
     empty_events = {**ZERO, "internal_kept": 0, "client_kept": 0}
-    by_area = [
+    by_area: list[dict[str, Any]] = [
         {
             "area": area,
             "tickets": _figures(a["tickets"]),

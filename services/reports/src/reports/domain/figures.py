@@ -83,13 +83,9 @@ def kind_figures(items: Sequence[Item], period: Period, as_of: date) -> dict[str
 
 
 def compliance(events: Sequence[Item], period: Period) -> dict[str, Any]:
-    closed = [e for e in events if e.closed_in(period) and e.closed_at is not None]
-    internal = sum(1 for e in closed if e.due is not None and local_date(e.closed_at) <= e.due)  # type: ignore[arg-type]
-    client = sum(
-        1
-        for e in closed
-        if e.client_due is not None and local_date(e.closed_at) <= e.client_due  # type: ignore[arg-type]
-    )
+    closed = [(e, local_date(e.closed_at)) for e in events if e.closed_at is not None and e.closed_in(period)]
+    internal = sum(1 for e, day in closed if e.due is not None and day <= e.due)
+    client = sum(1 for e, day in closed if e.client_due is not None and day <= e.client_due)
     return {
         "internal_kept": internal,
         "client_kept": client,

@@ -26,13 +26,15 @@ READ_MODEL_TABLES = (
 
 UPSERT_STAFF = """
 INSERT INTO rpt_staff (user_id, name, area, changed_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, area = EXCLUDED.area, changed_at = EXCLUDED.changed_at
+ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, area = EXCLUDED.area,
+    changed_at = EXCLUDED.changed_at
 WHERE rpt_staff.changed_at <= EXCLUDED.changed_at
 """
 
 UPSERT_CLIENT = """
 INSERT INTO rpt_clients (client_id, code, kind, internal, name, changed_at) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (client_id) DO UPDATE SET code = EXCLUDED.code, kind = EXCLUDED.kind, internal = EXCLUDED.internal,
+ON CONFLICT (client_id) DO UPDATE SET code = EXCLUDED.code, kind = EXCLUDED.kind,
+    internal = EXCLUDED.internal,
     name = EXCLUDED.name, changed_at = EXCLUDED.changed_at
 WHERE rpt_clients.changed_at <= EXCLUDED.changed_at
 """
@@ -46,13 +48,15 @@ WHERE rpt_client_access.changed_at <= EXCLUDED.changed_at
 UPSERT_SUPPLY_POINT = """
 INSERT INTO rpt_supply_points (nic, holder, address, tariff, retired, changed_at)
 VALUES ($1, $2, $3, $4, false, $5)
-ON CONFLICT (nic) DO UPDATE SET holder = EXCLUDED.holder, address = EXCLUDED.address, tariff = EXCLUDED.tariff,
+ON CONFLICT (nic) DO UPDATE SET holder = EXCLUDED.holder, address = EXCLUDED.address,
+    tariff = EXCLUDED.tariff,
     changed_at = EXCLUDED.changed_at
 WHERE rpt_supply_points.changed_at <= EXCLUDED.changed_at
 """
 
 RETIRE_SUPPLY_POINT = """
-INSERT INTO rpt_supply_points (nic, holder, address, tariff, retired, changed_at) VALUES ($1, '', '', '', true, $2)
+INSERT INTO rpt_supply_points (nic, holder, address, tariff, retired, changed_at)
+VALUES ($1, '', '', '', true, $2)
 ON CONFLICT (nic) DO UPDATE SET retired = true
 """
 
@@ -90,8 +94,8 @@ ON CONFLICT (event_id) DO UPDATE SET closed_at = EXCLUDED.closed_at, closed_by =
 
 # The status stays whatever a status event set (a closure may arrive before the assignment).
 ASSIGN_TICKET = """
-INSERT INTO rpt_tickets (ticket_id, event_id, attention_id, code, subject_kind, client_id, nic, responsibility,
-    responsible_id, responsible_name, area, due_date, opened_at)
+INSERT INTO rpt_tickets (ticket_id, event_id, attention_id, code, subject_kind, client_id, nic,
+    responsibility, responsible_id, responsible_name, area, due_date, opened_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (ticket_id) DO UPDATE SET event_id = EXCLUDED.event_id, attention_id = EXCLUDED.attention_id,
     code = EXCLUDED.code, subject_kind = EXCLUDED.subject_kind, client_id = EXCLUDED.client_id,

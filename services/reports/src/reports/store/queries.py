@@ -147,9 +147,9 @@ GROUP BY 1, 2
 EVENTS_BY_AREA = f"""
 SELECT COALESCE(s.area, '') AS area, {_figures(EVENT_CLOSED, "x.internal_commitment_date")},
     count(*) FILTER (WHERE x.closed_at >= $1 AND x.closed_at < $2
-                     AND (x.closed_at AT TIME ZONE '{TZ}')::date <= x.internal_commitment_date) AS internal_kept,
+        AND (x.closed_at AT TIME ZONE '{TZ}')::date <= x.internal_commitment_date) AS internal_kept,
     count(*) FILTER (WHERE x.closed_at >= $1 AND x.closed_at < $2
-                     AND (x.closed_at AT TIME ZONE '{TZ}')::date <= x.client_commitment_date) AS client_kept
+        AND (x.closed_at AT TIME ZONE '{TZ}')::date <= x.client_commitment_date) AS client_kept
 FROM rpt_events x LEFT JOIN rpt_staff s ON s.user_id = x.created_by
 WHERE {_active(EVENT_CLOSED)}
 GROUP BY 1
