@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import asyncpg
 from crmkit.db import Connection
 
 from reports.domain.figures import KINDS, Item, rate, summary, weekly
@@ -147,9 +148,9 @@ def _compliance(row: dict[str, Any]) -> dict[str, Any]:
 ZERO = {"opened": 0, "closed": 0, "open_at_end": 0, "overdue": 0, "closed_days": 0.0}
 
 
-async def overview_report(conn: Connection, period: Period, today: date, viewer: Viewer) -> dict[str, Any]:
+async def overview_report(pool: asyncpg.Pool, period: Period, today: date, viewer: Viewer) -> dict[str, Any]:
     w = window(period, today)
-    raw = await queries.overview(conn, w, viewer)
+    raw = await queries.overview(pool, w, viewer)
 
     areas: dict[str, dict[str, Any]] = defaultdict(lambda: {"tickets": dict(ZERO), "events": None})
     for r in raw["tickets_by_responsible"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -105,8 +106,7 @@ async def get_overview(request: Request, user: Staff, start: From, end: To) -> d
     period = period_of(start, end)
     runtime = runtime_of(request)
     viewer = await viewer_of(runtime, user)
-    async with runtime.pool.acquire() as conn:
-        return await overview_report(conn, period, today(), viewer)
+    return await overview_report(runtime.pool, period, today(), viewer)
 
 
 def attachment(name: str, fmt: str) -> dict[str, str]:
@@ -144,7 +144,7 @@ async def export_subject_report(
     if format == "pdf":
         async with runtime.pool.acquire() as conn:
             report = await subject_report(conn, subject, ref, period, today())
-        body = subject_pdf(subject, report)
+        body = await asyncio.to_thread(subject_pdf, subject, report)  # CPU work off the event loop
         return Response(body, media_type=MEDIA["pdf"], headers=headers)
     if format == "csv":
         lines = subject_lines(runtime, ref, period)
@@ -269,8 +269,7 @@ async def export_overview(
     period = period_of(start, end)
     runtime = runtime_of(request)
     viewer = await viewer_of(runtime, user)
-    async with runtime.pool.acquire() as conn:
-        report = await overview_report(conn, period, today(), viewer)
+    report = await overview_report(runtime.pool, period, today(), viewer)
     tables = exports.overview_tables(report)
     headers = attachment(f"reporte-general-{period.start}-{period.end}", format)
     if format == "csv":
@@ -292,5 +291,6 @@ async def export_overview(
     charts = [exports.weekly_chart(report["charts"]["weekly"])]
     if report["charts"]["compliance_by_area"]:
         charts.append(exports.compliance_chart(report["charts"]["compliance_by_area"]))
-    body = exports.pdf_document("Reporte general de atención", period_text(period), charts, tables)
+    title = "Reporte general de atención"
+    body = await asyncio.to_thread(exports.pdf_document, title, period_text(period), charts, tables)
     return Response(body, media_type=MEDIA["pdf"], headers=headers)

@@ -56,6 +56,8 @@ CREATE INDEX rpt_attentions_client ON rpt_attentions (client_id, opened_at) WHER
 CREATE INDEX rpt_attentions_nic ON rpt_attentions (nic, opened_at) WHERE nic IS NOT NULL;
 CREATE INDEX rpt_attentions_opened ON rpt_attentions (opened_at) INCLUDE (channel, subject_kind, client_id);
 CREATE INDEX rpt_attentions_closed ON rpt_attentions (closed_at) INCLUDE (channel, subject_kind, client_id);
+CREATE INDEX rpt_attentions_open ON rpt_attentions (opened_at) INCLUDE (channel, subject_kind, client_id)
+    WHERE closed_at IS NULL;
 
 CREATE TABLE rpt_events (
     event_id                 uuid PRIMARY KEY,
