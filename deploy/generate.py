@@ -166,6 +166,19 @@ def _env(service: Service) -> list[dict[str, Any]]:
             _optional_secret("SMTP_USERNAME", "crm-smtp", "username"),
             _optional_secret("SMTP_PASSWORD", "crm-smtp", "password"),
         ]
+    if service.name == "web":
+        # The web client calls the APIs inside the cluster, not through the ingress.
+        env += [
+            {"name": f"{api.upper()}_API_URL", "value": f"http://{api}:{port}"}
+            for api, port in (("attentions", 8101), ("tickets", 8102), ("reports", 8104))
+        ]
+        env += [
+            {
+                "name": "SESSION_SECRET",
+                "valueFrom": {"secretKeyRef": {"name": "crm-web", "key": "session-secret"}},
+            },
+            _optional_secret("OIDC_CLIENT_SECRET", "crm-web", "oidc-client-secret"),
+        ]
     if service.name == "factelec-sync":
         env.append(
             {

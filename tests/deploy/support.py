@@ -87,3 +87,32 @@ def settings_env_names(module: str) -> set[str] | None:
     # The token settings are given to every container alike (one shared configuration), also to a part
     # that does not verify tokens.
     return {name.upper() for name in (*settings.model_fields, *AuthSettings.model_fields)}
+
+
+@functools.cache
+def _k8s_definitions() -> Any:
+    from kubernetes_validate.utils import schema_contents
+    from referencing import Resource
+
+    return Resource.from_contents(schema_contents(f"{K8S_SCHEMA_DIR}/_definitions.json", KUBERNETES_VERSION))
+
+
+K8S_SCHEMA_DIR = f"kubernetes-json-schema/v{KUBERNETES_VERSION}.0-local-strict"
+
+
+@functools.cache
+def k8s_validator(api_version: str, kind: str) -> Any:
+    """A validator of one built-in kind against the strict Kubernetes schema kubernetes-validate bundles.
+
+    The same files and registry as ``kubernetes_validate.validate``, built once per kind instead of once per
+    resource (loading the shared definitions is what takes the time)."""
+    import re
+
+    import jsonschema
+    from kubernetes_validate.utils import schema_contents
+    from referencing import Registry, Resource
+
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    contents = schema_contents(f"{K8S_SCHEMA_DIR}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION)
+    registry: Registry[Any] = _k8s_definitions() @ (Resource.from_contents(contents) @ Registry())
+    return jsonschema.Draft202012Validator(contents, registry=registry)

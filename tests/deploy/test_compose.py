@@ -138,9 +138,9 @@ def test_the_demo_profile_holds_the_simulator_and_the_factelec_demo_data() -> No
 def test_the_gateway_serves_the_shared_template_with_every_variable_it_uses() -> None:
     gateway = load_yaml(COMPOSE)["services"]["gateway"]
     assert gateway["image"].startswith("nginx:")
-    assert (
-        "../gateway/nginx.conf.template:/etc/nginx/templates/default.conf.template:ro" in gateway["volumes"]
-    )
+    # The template is a whole nginx.conf: rendered over the image's own, not into conf.d.
+    assert "../gateway/nginx.conf.template:/etc/nginx/templates/nginx.conf.template:ro" in gateway["volumes"]
+    assert gateway["environment"]["NGINX_ENVSUBST_OUTPUT_DIR"] == "/etc/nginx"
     assert gateway["ports"] == ["8080:8080"]
     template = ROOT / "deploy" / "gateway" / "nginx.conf.template"
     if not template.is_file():
