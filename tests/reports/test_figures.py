@@ -33,6 +33,9 @@ def test_a_period_must_be_in_order_and_at_most_two_years() -> None:
         Period.of(date(2020, 1, 1), date(2020, 1, 1) + timedelta(days=MAX_DAYS))
     assert long.value.rule == "period_too_long"
     assert Period.of(date(2026, 1, 1), date(2026, 1, 1)).end == date(2026, 1, 1)
+    with pytest.raises(PeriodError) as far:
+        Period.of(date(9999, 12, 1), date(9999, 12, 31))
+    assert (far.value.field, far.value.rule) == ("from", "out_of_range")
 
 
 def test_opened_closed_open_at_end_overdue_and_average_days() -> None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 TIMEZONE = ZoneInfo("America/El_Salvador")
 MAX_DAYS = 731  # two years: a one-year report and its comparison year fit, a decade does not
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # keeps every bound a representable instant
 
 
 class PeriodError(ValueError):
@@ -24,6 +25,9 @@ class Period:
 
     @classmethod
     def of(cls, start: date, end: date) -> Period:
+        for field, day in (("from", start), ("to", end)):
+            if not EARLIEST <= day <= LATEST:
+                raise PeriodError(field, "out_of_range", f"`{field}` must be between {EARLIEST} and {LATEST}")
         if end < start:
             raise PeriodError("to", "range_order", "`to` must not be before `from`")
         if (end - start).days + 1 > MAX_DAYS:
