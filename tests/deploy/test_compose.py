@@ -149,3 +149,18 @@ def test_the_gateway_serves_the_shared_template_with_every_variable_it_uses() ->
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template.read_text(encoding="utf-8")))
     missing = used - set(gateway["environment"])
     assert not missing, f"the gateway template needs {missing}"
+
+
+def test_the_one_shot_commands_are_what_the_command_lines_accept() -> None:
+    """The arguments compose passes are parsed by the real parsers: a renamed flag fails here."""
+    from factelec_sync.cli import parser as factelec_parser
+    from tickets.comanda_sim.__main__ import parser as comanda_parser
+
+    services = load_yaml(COMPOSE)["services"]
+    demo = factelec_parser().parse_args(services["factelec-demo"]["command"])
+    assert (demo.command, demo.reset, demo.rows) == ("demo-source", True, 20_000)
+    sim = services["comanda-sim"]
+    parsed = comanda_parser().parse_args([*sim["entrypoint"][3:], *sim["command"]])
+    assert (parsed.command, str(parsed.state)) == ("run", "/tmp/comanda.db")
+    for name in SERVICES:
+        assert services[name]["command"] == ["run"]
