@@ -7,7 +7,10 @@ Processes, run by honcho (one process group each, output multiplexed with a name
 - ``broker``: the Tansu Kafka-protocol broker (memory storage), unless KAFKA_BOOTSTRAP_SERVERS is set;
 - ``mail``: maildump, an SMTP catcher that keeps every mail (``<state-dir>/maildump.sqlite``) with a web UI;
 - one process per service (``python -m <service> run``), each behind ``await_infra.py``, which waits for
-  PostgreSQL and the broker and creates every topic before it becomes the service.
+  PostgreSQL and the broker and creates every topic before it becomes the service;
+- ``web``: the web client (``python -m webclient run``), which calls the APIs through the gateway;
+- ``gateway``: nginx with deploy/gateway/nginx.conf.template rendered for this stack's ports
+  (``/api/<service>/`` to each service, ``/`` to the web client).
 
 Once every service's ``/readyz`` answers 200, ``demo.load_demo_data`` runs (unless ``--no-demo``) and a banner
 lists the addresses. SIGINT or SIGTERM stops the processes in order: services first (they finish their work in
@@ -26,6 +29,7 @@ import io
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import sys
@@ -59,6 +63,9 @@ BROKER_PORT = 9092
 SMTP_PORT = 1025
 MAIL_WEB_PORT = 1080
 PRIVATE_PG_PORT = 5433
+WEB_PORT = 8106
+GATEWAY_PORT = 8080
+GATEWAY_TEMPLATE = ROOT / "deploy" / "gateway" / "nginx.conf.template"
 
 # Stop order and escalation: (signal, seconds to wait for the process before the next step); SIGKILL last.
 SERVICE_TIER, INFRA_TIER, POSTGRES_TIER = 0, 1, 2
@@ -98,6 +105,8 @@ class Plan:
     smtp: str = ""
     mail_web: str = ""
     factelec_source: str = ""  # URL of the FACTELEC demo database (filled by the demo data step)
+    web: str = ""  # the web client's own address
+    gateway: str = ""  # nginx: the address people open
 
 
 # -- planning --------------------------------------------------------------------------------------------
@@ -245,11 +254,69 @@ def build_plan(args: argparse.Namespace, say: Callable[[str], None]) -> Plan:
                 "run"]  # fmt: skip
     service_procs.append(Proc("comanda-sim", sim_argv, sim_env, SERVICE_TIER, SERVICE_STOP))
 
+    # Web client and gateway (nginx)
+    web_port, gateway_port = WEB_PORT + offset, GATEWAY_PORT + offset
+    ports["web client"] = web_port
+    ports["gateway"] = gateway_port
+    plan.web = f"http://127.0.0.1:{web_port}"
+    plan.gateway = f"http://127.0.0.1:{gateway_port}"
+    web_env = {
+        **base_env,
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(web_port),
+        "DEV_AUTH": "true",
+        **{f"{name.upper()}_API_URL": f"{plan.gateway}/api/{name}" for name in ("attentions", "tickets")},
+        "REPORTS_API_URL": f"{plan.gateway}/api/reports",
+    }
+    service_procs.append(
+        Proc("web", [sys.executable, "-m", "webclient", "run"], web_env, SERVICE_TIER, SERVICE_STOP)
+    )
+    service_procs.append(
+        Proc(
+            "gateway",
+            gateway_command(state / "nginx", plan, gateway_port),
+            base_env,
+            SERVICE_TIER,
+            INFRA_STOP,
+        )
+    )
+
     check_ports(ports)
     plan.procs = [p for p in (pg_proc, broker_proc, mail_proc) if p is not None] + service_procs
     say(f"PostgreSQL: {plan.postgres}")
     say(f"broker: {plan.broker} ({plan.broker_note})")
     return plan
+
+
+def render_gateway_config(template: str, values: Mapping[str, str]) -> str:
+    """envsubst's job, as the official nginx image does it: only the ${NAME}s given are replaced, so nginx's
+    own $variables stay as they are."""
+    return re.sub(r"\$\{([A-Z_]+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def gateway_command(prefix: Path, plan: Plan, port: int) -> list[str]:
+    """Render the gateway's configuration for this stack and return the nginx command (foreground)."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise StackError("nginx is not installed: run scripts/setup.sh (or `apt-get install nginx`)")
+    (prefix / "temp").mkdir(parents=True, exist_ok=True)
+    (prefix / "logs").mkdir(exist_ok=True)
+    upstream = {name: urlsplit(url).netloc for name, url in plan.services.items()}
+    values = {
+        "GATEWAY_LISTEN": f"127.0.0.1:{port}",
+        "GATEWAY_PID_FILE": str(prefix / "nginx.pid"),
+        "GATEWAY_TEMP_DIR": str(prefix / "temp"),
+        "ATTENTIONS_UPSTREAM": upstream["attentions"],
+        "TICKETS_UPSTREAM": upstream["tickets"],
+        "NOTIFICATIONS_UPSTREAM": upstream["notifications"],
+        "REPORTS_UPSTREAM": upstream["reports"],
+        "FACTELEC_SYNC_UPSTREAM": upstream["factelec-sync"],
+        "WEB_UPSTREAM": urlsplit(plan.web).netloc,
+    }
+    config = prefix / "nginx.conf"
+    config.write_text(render_gateway_config(GATEWAY_TEMPLATE.read_text(), values))
+    # -e: the error log before the configuration is read (else /var/log/nginx, not writable unprivileged).
+    return [nginx, "-p", str(prefix), "-c", str(config), "-e", "stderr", "-g", "daemon off;"]
 
 
 # -- running ---------------------------------------------------------------------------------------------
@@ -383,6 +450,8 @@ def banner(plan: Plan) -> str:
     lines += [f"  {name:<{width}}{url}/docs" for name, url in plan.services.items()]
     lines += [
         "",
+        f"  {'web':<{width}}{plan.gateway}/  (the CRM in the browser, through the gateway)",
+        f"  {'gateway':<{width}}{plan.gateway}/api/<service>/  (nginx; web client itself on {plan.web})",
         f"  {'mail':<{width}}{plan.mail_web}  (web UI and REST API; SMTP on {plan.smtp})",
         f"  {'broker':<{width}}{plan.broker}  ({plan.broker_note})",
         f"  {'PostgreSQL':<{width}}{plan.postgres}",
@@ -398,6 +467,8 @@ def watch_readiness(manager: OrderedManager, plan: Plan, demo: bool) -> None:
     """Wait for every /readyz and the mail catcher, run the demo hook, print the banner."""
     checks = {name: f"{url}/readyz" for name, url in plan.services.items()}
     checks["mail"] = f"{plan.mail_web}messages/"
+    checks["web"] = f"{plan.web}/readyz"
+    checks["gateway"] = f"{plan.gateway}/gateway/healthz"
     pending = dict(checks)
     started = time.monotonic()
     next_note = started + 60
@@ -446,7 +517,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--port-offset",
         type=int,
         default=int(env_offset),
-        help="added to every port this stack listens on: service APIs 8101-8105, SMTP 1025, mail web 1080, "
+        help="added to every port this stack listens on: service APIs 8101-8105, web 8106, gateway 8080, "
+        "SMTP 1025, mail web 1080, "
         "and the defaults of --broker-port and --pg-port (env STACK_PORT_OFFSET; default 0)",
     )
     add("--broker-port", type=int, help=f"port of the Tansu broker (default {BROKER_PORT} + offset)")
