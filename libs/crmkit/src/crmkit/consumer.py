@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from crm_contracts.envelope import Envelope, EventModel
 from crm_contracts.registry import TOPICS, Topic, deadletter_topic
 from pydantic import ValidationError
@@ -188,8 +188,8 @@ class EventConsumer:
             return hinted
         try:
             raw = json.loads(record.value)
-        except (TypeError, ValueError, UnicodeDecodeError) as exc:
-            return _Decoded(record, error=f"not JSON: {exc}")
+        except (TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+            return _Decoded(record, error=f"not JSON: {type(exc).__name__}: {exc}")
         if not isinstance(raw, dict):
             return _Decoded(record, error="not an event envelope: top level is not an object")
         event_type = raw.get("type")
@@ -207,6 +207,17 @@ class EventConsumer:
         except ValidationError as exc:
             return _Decoded(record, error=f"schema violation for {event_type}: {_brief(exc)}")
         return _Decoded(record, envelope=envelope, entry=entry)
+
+    def _decode_or_reject(self, record: ConsumerRecord[Any, Any]) -> _Decoded:
+        """Decoding touches nothing but the record: whatever it raises is the record's fault, so the record
+        is dead-lettered. Raising here would fail the whole batch, and every retry would fail the same way."""
+        try:
+            return self.decode(record)
+        except Exception as exc:
+            log.warning(
+                "undecodable record %s[%d]@%d", record.topic, record.partition, record.offset, exc_info=True
+            )
+            return _Decoded(record, error=f"undecodable: {type(exc).__name__}: {exc}")
 
     def _decode_by_headers(self, record: ConsumerRecord[Any, Any]) -> _Decoded | None:
         event_type = version = None
@@ -243,7 +254,7 @@ class EventConsumer:
         self, records: Sequence[ConsumerRecord[Any, Any]], consumer: AIOKafkaConsumer | None = None
     ) -> BatchOutcome:
         outcome = BatchOutcome()
-        decoded = [self.decode(record) for record in records]
+        decoded = [self._decode_or_reject(record) for record in records]
         try:
             applicable = [d for d in decoded if d.envelope is not None]
             try:
@@ -396,9 +407,20 @@ class EventConsumer:
         ]
         if trace:
             headers.append(("dlq.trace", trace[-4000:].encode()))
-        await self.dlq_producer.send_and_wait(
-            self.dlq_topic, value=record.value, key=record.key, headers=headers
-        )
+        try:
+            await self.dlq_producer.send_and_wait(
+                self.dlq_topic, value=record.value, key=record.key, headers=headers
+            )
+        except MessageSizeTooLargeError:
+            # The record with the reasons does not fit in a produce request. Retrying can never help (the
+            # batch would come back forever, the partition stuck behind it): dead-letter the reasons and
+            # where the record is; the record itself stays at its offset in its own topic.
+            size = len(record.value or b"") + len(record.key or b"")
+            headers = [(k, v) for k, v in headers if k.startswith("dlq.")]
+            headers.append(
+                ("dlq.value_omitted", f"{size} bytes; read it at dlq.topic/partition/offset".encode())
+            )
+            await self.dlq_producer.send_and_wait(self.dlq_topic, value=b"", key=None, headers=headers)
         outcome.dead_lettered += 1
         outcome.dead_letter_reasons.append(error)
         metrics.DEAD_LETTERS.labels(record.topic).inc()

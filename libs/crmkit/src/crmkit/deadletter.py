@@ -9,6 +9,7 @@ that had already applied the event are not affected.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ from crm_contracts.registry import deadletter_topic
 
 from crmkit.kafka import make_producer
 from crmkit.settings import KitSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,12 @@ async def replay(
         for letter in chosen:
             topic = letter.header("dlq.topic")
             if not topic:
+                continue
+            if letter.header("dlq.value_omitted"):
+                # Too large to be kept here: its original is at dlq.topic/partition/offset.
+                log.warning(
+                    "dead letter %s:%s holds no record; not replayed", letter.partition, letter.offset
+                )
                 continue
             headers = [
                 *letter.original_headers,

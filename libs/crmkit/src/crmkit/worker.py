@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
+from aiokafka import ConsumerRecord
 from crm_contracts.registry import TOPICS, Topic, deadletter_topic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -32,6 +34,29 @@ log = logging.getLogger(__name__)
 
 async def _no_decoding(message: StreamMessage[Any]) -> None:
     return None
+
+
+def _decodable_headers(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    try:
+        for _, value in record.headers or ():
+            value.decode()
+        return record
+    except UnicodeDecodeError:
+        headers = tuple((k, v.decode(errors="replace").encode()) for k, v in record.headers)
+        return dataclasses.replace(record, headers=headers)
+
+
+async def _parse_tolerating_binary_headers(
+    records: tuple[ConsumerRecord[Any, Any], ...],
+    original: Callable[[tuple[ConsumerRecord[Any, Any], ...]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream's parser decodes every header value as UTF-8 before the handler runs. One record with a
+    binary header made the whole batch fail there, outside the acknowledgement policy: nothing was sought
+    back and the batch was skipped, never applied nor dead-lettered. Its parser now sees copies with
+    decodable headers; the handler still gets the original records (a dead letter keeps its headers)."""
+    message = await original(tuple(_decodable_headers(r) for r in records))
+    message.raw_message = records
+    return message
 
 
 class Worker:
@@ -87,6 +112,7 @@ class Worker:
             # The consumer decodes each record itself (and dead-letters what cannot be decoded); FastStream's
             # default would JSON-decode every record of the batch once more first.
             decoder=_no_decoding,
+            parser=_parse_tolerating_binary_headers,
         )(handle)
         return broker
 
