@@ -19,10 +19,10 @@ class Series:
 def grouped_bars(title: str, desc: str, labels: list[str], series: list[Series], height: int = 220) -> str:
     """Groups of bars, one group per label, one bar per series, with a legend."""
     groups = max(1, len(labels))
-    bar_w, gap = 14, 18
+    bar_w, gap = 22, 24
     group_w = bar_w * len(series) + gap
     left, bottom, top = 36, 40, 16
-    width = left + groups * group_w + 10
+    width = max(left + groups * group_w + 10, left + 130 * len(series) + 40, 320)
     peak = max([v for s in series for v in s.values] + [1])
     scale = (height - bottom - top) / peak
     parts = [

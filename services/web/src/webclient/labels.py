@@ -11,6 +11,7 @@ STATUS = {
 }
 EVENT_STATUS = {"open": "Abierto", "closed": "Cerrado"}
 TICKET_STATUS = {
+    "open": "Abierto",  # the attentions service's own view: open until the tickets service says closed
     "assigned": "Asignado",
     "accepted": "Aceptado",
     "in_progress": "En proceso",
