@@ -16,12 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from stack.test_local_stack import _wait_for
-from web.webstack import RunningStack, sample_pdf
+from web.webstack import RunningStack, menu, reload_until, sample_pdf, shot, sign_in
 
 pytestmark = pytest.mark.integration
-
-DESKTOP = {"width": 1366, "height": 768}
-TABLET = {"width": 768, "height": 1024}
 
 
 class Story:
@@ -30,39 +27,6 @@ class Story:
     client_url = ""
     attention_url = ""
     event_url = ""
-
-
-def sign_in(browser: Any, stack: RunningStack, user_id: str, viewport: dict[str, int] = DESKTOP) -> Any:
-    context = browser.new_context(viewport=viewport, locale="es-SV", accept_downloads=True)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.goto(f"{stack.url}/")
-    assert "/login" in page.url
-    page.select_option("#user_id", user_id)
-    page.get_by_role("button", name="Ingresar").click()
-    page.wait_for_url(f"{stack.url}/")
-    return page
-
-
-def menu(page: Any, name: str) -> None:
-    page.get_by_role("navigation", name="Menú principal").get_by_role("link", name=name, exact=True).click()
-
-
-def shot(page: Any, folder: Path, name: str, tablet: bool = True) -> None:
-    page.screenshot(path=str(folder / f"{name}-1366x768.png"), full_page=True)
-    if tablet:
-        size = page.viewport_size
-        page.set_viewport_size(TABLET)
-        page.screenshot(path=str(folder / f"{name}-tablet.png"), full_page=True)
-        page.set_viewport_size(size)
-
-
-def reload_until(page: Any, check: Any, what: str, timeout: float = 60) -> None:
-    def probe() -> bool:
-        page.reload()
-        return bool(check())
-
-    _wait_for(probe, timeout, what, interval=1.0)
 
 
 def test_seed_story_in_the_browser(

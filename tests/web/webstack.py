@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from stack.test_local_stack import (
@@ -15,6 +16,7 @@ from stack.test_local_stack import (
     GATEWAY_PORT,
     MAIL_WEB_PORT,
     SERVICES,
+    _wait_for,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +95,50 @@ def sample_pdf(title: str) -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+DESKTOP = {"width": 1366, "height": 768}
+TABLET = {"width": 768, "height": 1024}
+
+
+def sign_in(browser: Any, stack: RunningStack, user_id: str, viewport: dict[str, int] = DESKTOP) -> Any:
+    context = browser.new_context(viewport=viewport, locale="es-SV", accept_downloads=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(f"{stack.url}/")
+    assert "/login" in page.url
+    page.select_option("#user_id", user_id)
+    page.get_by_role("button", name="Ingresar").click()
+    page.wait_for_url(f"{stack.url}/")
+    return page
+
+
+def menu(page: Any, name: str) -> None:
+    page.get_by_role("navigation", name="Menú principal").get_by_role("link", name=name, exact=True).click()
+
+
+def shot(page: Any, folder: Path, name: str, tablet: bool = True) -> None:
+    page.screenshot(path=str(folder / f"{name}-1366x768.png"), full_page=True)
+    if tablet:
+        size = page.viewport_size
+        page.set_viewport_size(TABLET)
+        page.screenshot(path=str(folder / f"{name}-tablet.png"), full_page=True)
+        page.set_viewport_size(size)
+
+
+def reload_until(page: Any, check: Any, what: str, timeout: float = 60) -> None:
+    def probe() -> bool:
+        page.reload()
+        return bool(check())
+
+    _wait_for(probe, timeout, what, interval=1.0)
+
+
+def api_as(stack: RunningStack, user_id: str, service: str = "attentions") -> httpx.Client:
+    """An API client through the gateway, signed in as a development user (to prepare data quickly)."""
+    answer = httpx.post(f"{stack.url}/api/attentions/dev/token", json={"user_id": user_id}, timeout=30)
+    answer.raise_for_status()
+    token = answer.json()["access_token"]
+    return httpx.Client(
+        base_url=f"{stack.url}/api/{service}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
