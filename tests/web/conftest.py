@@ -15,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,10 @@ def web_stack() -> Iterator[RunningStack]:
         if admin_url:
             databases = [f"{name}{suffix}" for _, name in SERVICES.values()]
             databases.append(f"factelec_demo{suffix}")
-            asyncio.run(_drop_databases(localstack.with_database(admin_url, "postgres"), databases))
+            # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+            admin = localstack.with_database(admin_url, "postgres")
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, _drop_databases(admin, databases)).result()
         shutil.rmtree(state, ignore_errors=True)
 
 

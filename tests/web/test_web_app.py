@@ -4,6 +4,7 @@ for the services), problem+json put in Spanish, CSRF, sign-in redirects, role-de
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 import uuid
@@ -348,3 +349,38 @@ def test_charts_are_accessible_svg() -> None:
     svg = grouped_bars("Título <x>", "Descripción", ["16/11"], [Series("Abiertos", [3], "bar-a")])
     assert svg.startswith('<svg class="chart" role="img" aria-labelledby="c-t c-d"')
     assert '<title id="c-t">Título &lt;x&gt;</title>' in svg
+
+
+def test_oidc_authorization_code_flow_with_pkce_keeps_the_access_token(apis: FakeApis) -> None:
+    issuer = "https://id.edesal.example"
+    settings = SETTINGS.model_copy(
+        update={"dev_auth": False, "oidc_issuer": issuer, "oidc_client_id": "crm-web",
+                "oidc_redirect_uri": "https://crm.edesal.example/login/callback"}
+    )  # fmt: skip
+    access = token_for("u-gtecnico", ["technical_manager"])
+    endpoints = {"authorization_endpoint": f"{issuer}/authorize", "token_endpoint": f"{issuer}/token"}
+    apis.on("GET", "/.well-known/openid-configuration", endpoints)
+    exchanged: list[dict[str, str]] = []
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        exchanged.append(dict(httpx.QueryParams(request.content.decode())))
+        return httpx.Response(200, json={"access_token": access, "token_type": "Bearer"})
+
+    apis.routes[("POST", "/token")] = token_endpoint
+    app = build_app(settings, transport=httpx.MockTransport(apis))
+    with TestClient(app, base_url="http://web.test", follow_redirects=False) as c:
+        assert "Ingresar con la cuenta de EDESAL" in c.get("/login").text
+        start = c.get("/login/oidc?siguiente=/tickets")
+        assert start.status_code == 303
+        target = httpx.URL(start.headers["location"])
+        assert str(target).startswith(f"{issuer}/authorize?")
+        assert target.params["client_id"] == "crm-web" and target.params["code_challenge_method"] == "S256"
+        forged = c.get("/login/callback", params={"code": "c0de", "state": "forged"})
+        assert forged.status_code == 400 and not exchanged
+        done = c.get("/login/callback", params={"code": "c0de", "state": target.params["state"]})
+    assert done.status_code == 303 and done.headers["location"] == "/tickets"
+    assert f"crm_session={access}" in done.headers["set-cookie"]
+    sent = exchanged[0]
+    assert sent["grant_type"] == "authorization_code" and sent["code"] == "c0de"
+    verifier_hash = base64.urlsafe_b64encode(hashlib.sha256(sent["code_verifier"].encode()).digest())
+    assert verifier_hash.decode().rstrip("=") == target.params["code_challenge"]

@@ -22,6 +22,7 @@ from webclient.pages import (
     clients,
     events,
     home,
+    oidc,
     reports,
     supply_points,
     tickets,
@@ -119,6 +120,17 @@ def build_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransp
             return await not_found(request, NotFound())
         return error_page(request, settings, exc.status_code, "Error", "La solicitud no es válida.")
 
-    for module in (auth, home, clients, supply_points, attentions, events, tickets, work_orders, reports):
+    for module in (
+        auth,
+        oidc,
+        home,
+        clients,
+        supply_points,
+        attentions,
+        events,
+        tickets,
+        work_orders,
+        reports,
+    ):
         app.include_router(module.router)
     return app

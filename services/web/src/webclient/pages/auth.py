@@ -88,19 +88,26 @@ async def login(request: Request) -> Response:
         message = "Usuario desconocido o inactivo." if exc.status == 422 else exc.error.message
         return login_page(request, settings, await dev_users(request, settings), message, 400)
     token = str(answer["access_token"])
-    claims = claims_of(token) or {}
     next_path = form.get("siguiente")
-    response = RedirectResponse(safe_next(next_path if isinstance(next_path, str) else None), status_code=303)
+    response = start_session(settings, token, next_path if isinstance(next_path, str) else None)
+    response.delete_cookie(LOGIN_NONCE, path="/login")
+    return response
+
+
+def start_session(settings: Settings, token: str, next_path: str | None) -> RedirectResponse:
+    """Keep the bearer token in the session cookie (HttpOnly, SameSite=Lax) for its lifetime."""
+    claims = claims_of(token) or {}
+    lifetime = int(claims.get("exp", 0)) - int(claims.get("iat", 0)) if claims else 0
+    response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(
         settings.session_cookie,
         token,
-        max_age=max(60, int(claims.get("exp", 0)) - int(claims.get("iat", 0))) if claims else None,
+        max_age=max(60, lifetime) if lifetime else None,
         httponly=True,
         samesite="lax",
         secure=settings.cookie_secure,
         path="/",
     )
-    response.delete_cookie(LOGIN_NONCE, path="/login")
     return response
 
 
