@@ -33,7 +33,7 @@ from crm_contracts.events.common import Person, Subject
 from crm_contracts.events.factelec import SupplyPointUpserted
 from crm_contracts.events.tickets import TicketAssigned, TicketClosed, TicketReopened
 from eventually import eventually
-from reports.rebuild import replay
+from reports.rebuild import rebuild
 from reports.settings import Settings as ReportsSettings
 from reports.store.projection import truncate
 from rpt_support import Crm
@@ -393,6 +393,7 @@ async def test_bad_periods_and_subjects_are_problems_naming_the_field(
         ("/reports/overview", {"from": "2020-01-01", "to": "2026-01-01"}, "to", "period_too_long"),
         ("/reports/subject", {"client_id": cid, "nic": NIC, **P}, "client_id", "one_subject"),
         ("/reports/subject", {**P}, "client_id", "one_subject"),
+        ("/reports/overview", {"from": "9999-12-01", "to": "9999-12-31"}, "from", "out_of_range"),
     ]
     for path, params, field, rule in cases:
         response = await admin.get(path, params=params)
@@ -559,7 +560,7 @@ async def test_rebuild_from_the_topics_gives_the_same_reports(crm: Crm, history:
     assert (await admin.get("/reports/subject", params=params)).status_code == 404  # dropped: nothing left
     empty = await ok(await admin.get("/reports/overview", params=P))
     assert empty["summary"]["attentions"]["opened"] == 0
-    read = await replay(settings, pool)
+    read = await rebuild(settings, pool)  # what `python -m reports rebuild` runs
     assert read > 20
     assert await ok(await admin.get("/reports/subject", params=params)) == before_subject
     assert await ok(await admin.get("/reports/overview", params=P)) == before_overview

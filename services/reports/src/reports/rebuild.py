@@ -33,15 +33,14 @@ log = logging.getLogger(__name__)
 
 
 async def rebuild(settings: Settings, pool: asyncpg.Pool | None = None) -> int:
-    """Truncate and replay; returns the number of records read."""
+    """Truncate and replay; returns the number of records read. The read model is emptied only once the
+    broker answered and the partitions are assigned: a rebuild that cannot read leaves it as it was."""
     own_pool = pool is None
     if pool is None:
         await migrate(settings.database_url, [MIGRATIONS])
         pool = await create_pool(settings.database_url, max_size=4)
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            await truncate(conn, settings.service_name)
-        return await replay(settings, pool)
+        return await replay(settings, pool, reset=True)
     finally:
         if own_pool:
             await pool.close()
@@ -52,7 +51,9 @@ async def replay(
     pool: asyncpg.Pool,
     subscriptions: Subscriptions = reports_subscriptions,
     registry: Sequence[Topic] = TOPICS,
+    reset: bool = False,
 ) -> int:
+    """Apply every record of the consumed topics (after emptying the read model when ``reset``)."""
     names = [settings.topic(t.name) for t in subscriptions.topics(registry)]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -63,9 +64,13 @@ async def replay(
         max_poll_records=settings.consumer_max_records,
     )
     dlq = make_producer(settings)
-    await consumer.start()
-    await dlq.start()
     try:
+        await consumer.start()
+        await dlq.start()
+        known = await consumer.topics()  # fetches the cluster's metadata
+        missing = [name for name in names if name not in known]
+        if missing:
+            raise RuntimeError(f"cannot rebuild: topics {missing} are missing")
         partitions = [
             TopicPartition(name, p)
             for name in names
@@ -73,6 +78,9 @@ async def replay(
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        if reset:
+            async with pool.acquire() as conn, conn.transaction():
+                await truncate(conn, settings.service_name)
         # The listed end offsets are a lower bound only: the Tansu broker answers ListOffsets with less than
         # the real end when a partition holds multi-record batches. So read every record, and stop once each
         # partition has passed its listed end and a fetch comes back empty (the topics are quiet).
