@@ -43,6 +43,7 @@ CHANNEL = {
     "web": "Web",
     "other": "Otro",
 }
+CONNECTION = {"connected": "Conectado", "disconnected": "Desconectado", "suspended": "Suspendido"}
 KIND = {"prospect": "Prospecto", "stakeholder": "Stakeholder"}
 ROLES = {
     "admin": "Administración",
