@@ -130,6 +130,9 @@ def document_problems(app: FastAPI) -> None:
                         "description": "Unprocessable request: the fields and the rules they break",
                         "content": problem,
                     }
+                for status, response in responses.items():
+                    if str(status)[0] in "45" and not response.get("content"):
+                        response["content"] = problem  # a route that documents an error by its description
                 responses.setdefault("default", {"description": "Any other error", "content": problem})
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):
