@@ -34,12 +34,14 @@ from factelec_sync.sync import SupplyPointSync
 from fastapi import FastAPI
 from notifications.service import define as define_notifications
 from notifications.settings import Settings as NotificationsSettings
+from reports.service import define as define_reports
+from reports.settings import Settings as ReportsSettings
 from tickets.service import define as define_tickets
 from tickets.settings import Settings as TicketsSettings
 
 ISSUER = "edesal-crm"
 AUDIENCE = "edesal-crm"
-SERVICES = ("attentions", "tickets", "notifications", "factelec-sync")
+SERVICES = ("attentions", "tickets", "notifications", "factelec-sync", "reports")
 
 STAFF_CSV = """user_id,name,email,area,manager_id,roles,active
 u-admin,Ana Admin,ana@edesal.test,Gerencia General,,admin,true
@@ -95,6 +97,8 @@ def _settings(
             factelec_sync_interval_s=0.0,
             **extra,
         )
+    if name == "reports":
+        return ReportsSettings(**common, **extra)
     raise ValueError(name)
 
 
@@ -103,6 +107,7 @@ DEFINE = {
     "tickets": define_tickets,
     "notifications": define_notifications,
     "factelec-sync": define_factelec,
+    "reports": define_reports,
 }
 # What runs of each service: factelec-sync's worker part is its scheduled sync, driven by hand here.
 PARTS = {
@@ -110,6 +115,7 @@ PARTS = {
     "tickets": {"api", "worker", "relay"},
     "notifications": {"api", "worker"},
     "factelec-sync": {"api", "relay"},
+    "reports": {"api", "worker"},
 }
 
 
@@ -354,5 +360,17 @@ async def seed_world(system: System) -> dict[str, str]:
             return str(value) if value else None
 
         ids["message_id"] = await eventually(message, bool, timeout=60, what="assignment email recorded")
+    if "reports" in services:
+        reporter = system.as_("reports", "u-ana")
+        period = {
+            "client_id": client["client_id"],
+            "from": str(today - timedelta(days=400)),
+            "to": str(today),
+        }
+
+        async def reported() -> int:
+            return (await reporter.get("/reports/subject", params=period)).status_code
+
+        await eventually(reported, lambda s: s == 200, timeout=60, what="client projected in reports")
     system.ids = ids
     return ids

@@ -34,7 +34,7 @@ from system.fuzz_support import System, running_system
 
 pytestmark = pytest.mark.integration
 
-CONSUMERS = ("attentions", "tickets", "notifications")
+CONSUMERS = ("attentions", "tickets", "notifications", "reports")
 PARTS = {name: {"api", "worker"} for name in CONSUMERS}
 PARTITION = 0
 
@@ -44,6 +44,7 @@ def consumed() -> list[tuple[str, Topic, type[EventModel]]]:
     from attentions.handlers import subscriptions as attentions_subscriptions
     from notifications.handlers import build_subscriptions
     from notifications.service import define as define_notifications
+    from reports.handlers import subscriptions as reports_subscriptions
     from tickets.handlers import subscriptions as tickets_subscriptions
 
     notifications_subscriptions = define_notifications().subscriptions
@@ -53,6 +54,7 @@ def consumed() -> list[tuple[str, Topic, type[EventModel]]]:
         ("attentions", attentions_subscriptions),
         ("tickets", tickets_subscriptions),
         ("notifications", notifications_subscriptions),
+        ("reports", reports_subscriptions),
     ):
         for topic in subscriptions.topics(TOPICS):
             model = next(m for m in topic.events if m.event_type in subscriptions.handlers)

@@ -6,7 +6,8 @@
 - The access matrix across services: a staff member without access to a client (u-otro) sees nothing of
   it anywhere: its attentions, events, attachments and audit (attentions), its tickets and work orders
   (tickets), the emails about its tickets (notifications), and the operators' API (factelec-sync) is
-  closed to non-admins. A removal from the access list reaches the tickets service through the broker.
+  closed to non-admins; the reports service gives no report nor export of it. A removal from the access
+  list reaches the tickets service through the broker.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import hmac
 import json
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 
 import pytest
 from crmkit.auth import DevTokenIssuer
@@ -182,6 +185,24 @@ async def test_an_outsider_sees_no_email_about_the_clients_tickets(system: Syste
     assert (await outsider.get("/people/u-carla/messages")).status_code == 403
     assert (await outsider.get("/messages", params={"recipient_id": "u-carla"})).status_code == 403
     assert (await outsider.post(f"/messages/{ids['message_id']}/retry")).status_code == 403
+
+
+async def test_an_outsider_gets_no_report_of_the_client(system: System) -> None:
+    ids = system.ids
+    today = date.today()
+    period = {"client_id": ids["client_id"], "from": str(today - timedelta(days=300)), "to": str(today)}
+    for user in ("u-ana", "u-beto", "u-admin"):
+        assert (await system.as_("reports", user).get("/reports/subject", params=period)).status_code == 200
+    outsider = system.as_("reports", OUTSIDER)
+    hidden = await outsider.get("/reports/subject", params=period)
+    missing = await outsider.get("/reports/subject", params={**period, "client_id": str(uuid.uuid4())})
+    assert hidden.status_code == missing.status_code == 404, hidden.text
+    for fmt in ("csv", "xlsx", "pdf"):
+        export = await outsider.get("/reports/subject/export", params={**period, "format": fmt})
+        assert export.status_code == 404, (fmt, export.text)
+    overview = await outsider.get("/reports/overview", params={"from": period["from"], "to": period["to"]})
+    assert overview.status_code == 200, overview.text
+    assert ids["client_id"] not in overview.text and "Alcaldía de Sonsonate" not in overview.text
 
 
 async def test_the_factelec_operators_api_is_for_admins_only(system: System) -> None:
