@@ -384,3 +384,16 @@ def test_oidc_authorization_code_flow_with_pkce_keeps_the_access_token(apis: Fak
     assert sent["grant_type"] == "authorization_code" and sent["code"] == "c0de"
     verifier_hash = base64.urlsafe_b64encode(hashlib.sha256(sent["code_verifier"].encode()).digest())
     assert verifier_hash.decode().rstrip("=") == target.params["code_challenge"]
+
+
+def test_a_form_on_something_no_longer_visible_is_the_no_encontrado_page(client: TestClient) -> None:
+    csrf = sign_in(client)
+    response = client.post(f"/clientes/{uuid.uuid4()}/acceso", data={"csrf": csrf, "user_id": "u-tecnico"})
+    assert response.status_code == 404 and "No encontrado" in response.text
+
+
+def test_an_expired_session_on_a_form_goes_to_sign_in(client: TestClient, apis: FakeApis) -> None:
+    csrf = sign_in(client)
+    apis.on("POST", f"/attentions/events/{EVENT_ID}/close", problem(401, "invalid_token"))
+    response = client.post(f"/eventos/{EVENT_ID}/cerrar", data={"csrf": csrf})
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?siguiente=")

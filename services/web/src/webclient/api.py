@@ -26,6 +26,12 @@ class ApiError(Exception):
     def status(self) -> int:
         return self.error.status
 
+    def reraise_unless_form_error(self) -> None:
+        """A form shows the API's refusal next to it, except an expired session (sign in again) and a
+        thing that is gone or not visible any more ("No encontrado"): those go to the app's handlers."""
+        if self.status in (401, 404):
+            raise self
+
 
 @dataclass
 class Download:

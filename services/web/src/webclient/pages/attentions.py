@@ -50,6 +50,7 @@ async def create_attention(
     try:
         attention = await p.api.post("attentions", create_path, attention_body(p, form))
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return None, exc.error
     error = await p.upload_all(f"/attentions/{attention['attention_id']}/attachments", files)
     return attention, error
@@ -103,6 +104,7 @@ async def create_event(p: PageDep, attention_id: uuid.UUID) -> Response:
     try:
         event = await p.api.post("attentions", f"/attentions/{attention_id}/events", body)
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return await attention_page(p, attention_id, exc.error, values(form))
     error = await p.upload_all(f"/events/{event['event_id']}/attachments", files)
     if error:
@@ -125,6 +127,7 @@ async def close(p: PageDep, attention_id: uuid.UUID) -> Response:
     try:
         await p.api.post("attentions", f"/attentions/{attention_id}/close", {"note": text(form, "note")})
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return await attention_page(p, attention_id, exc.error, values(form))
     return redirect(f"/atenciones/{attention_id}", "cerrada")
 

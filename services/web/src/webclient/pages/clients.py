@@ -55,6 +55,7 @@ async def create_client(p: PageDep) -> Response:
     try:
         client = await p.api.post("attentions", "/clients", body)
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return p.render("client_new.html", error=exc.error, form=values(form), staff=await staff(p))
     return redirect(f"/clientes/{client['client_id']}", "cliente")
 
@@ -93,6 +94,7 @@ async def grant(p: PageDep, client_id: uuid.UUID) -> Response:
     try:
         await p.api.post("attentions", f"/clients/{client_id}/access", {"user_id": text(form, "user_id")})
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return await client_page(p, client_id, exc.error)
     return redirect(f"/clientes/{client_id}", "acceso")
 
@@ -103,6 +105,7 @@ async def revoke(p: PageDep, client_id: uuid.UUID, user_id: str) -> Response:
     try:
         await p.api.delete("attentions", f"/clients/{client_id}/access/{user_id}")
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return await client_page(p, client_id, exc.error)
     if user_id == p.user.user_id:
         return redirect("/clientes", "acceso-quitado")
@@ -119,6 +122,7 @@ async def add_contact(p: PageDep, client_id: uuid.UUID) -> Response:
     try:
         await p.api.post("attentions", f"/clients/{client_id}/contacts", body)
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return await client_page(p, client_id, exc.error, values(form))
     return redirect(f"/clientes/{client_id}", "contacto")
 

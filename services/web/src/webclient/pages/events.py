@@ -70,6 +70,7 @@ async def create_ticket(p: PageDep, event_id: uuid.UUID) -> Response:
     try:
         await p.api.post("attentions", f"/events/{event_id}/tickets", body)
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return await event_page(p, event_id, exc.error, values(form))
     return redirect(f"/eventos/{event_id}", "ticket")
 
@@ -90,5 +91,6 @@ async def close(p: PageDep, event_id: uuid.UUID) -> Response:
     try:
         await p.api.post("attentions", f"/events/{event_id}/close", {"note": note} if note else {})
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return await event_page(p, event_id, exc.error)
     return redirect(f"/eventos/{event_id}", "cerrado")

@@ -53,6 +53,7 @@ async def create_order(p: PageDep) -> Response:
     try:
         order = await p.api.post("tickets", "/work-orders", body)
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         try:
             ticket = await p.api.get("tickets", f"/tickets/{uuid.UUID(body['ticket_id'])}")
         except (ValueError, ApiError):
@@ -93,6 +94,7 @@ async def move(p: PageDep, order_id: uuid.UUID, action: str) -> Response:
     try:
         await p.api.post("tickets", f"/work-orders/{order_id}/{action}", body)
     except ApiError as exc:
+        exc.reraise_unless_form_error()
         return await order_page(p, order_id, exc.error)
     return redirect(f"/ordenes/{order_id}", "orden-actualizada")
 
