@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -397,3 +398,34 @@ def test_an_expired_session_on_a_form_goes_to_sign_in(client: TestClient, apis: 
     apis.on("POST", f"/attentions/events/{EVENT_ID}/close", problem(401, "invalid_token"))
     response = client.post(f"/eventos/{EVENT_ID}/cerrar", data={"csrf": csrf})
     assert response.status_code == 303 and response.headers["location"].startswith("/login?siguiente=")
+
+
+def test_overdue_and_due_soon_tickets_stand_out_in_words_not_only_colour(
+    client: TestClient, apis: FakeApis
+) -> None:
+    sign_in(client)
+    today = date.today()
+
+    def ticket(code: str, due: date, status: str = "assigned") -> dict[str, Any]:
+        person = {"user_id": "u-tecnico", "name": "Luis", "email": "l@x", "area": "GT"}
+        return {
+            "id": str(uuid.uuid4()), "code": code, "responsibility": "r", "due_date": due.isoformat(),
+            "overdue": due < today, "status": status, "responsible": person, "cc": [],
+            "event": {"id": str(EVENT_ID), "code": "EVT-1"},
+            "attention": {"id": str(ATTENTION_ID), "code": "ATN-1"},
+        }  # fmt: skip
+
+    items = [
+        ticket("TCK-LATE", today - timedelta(days=1)),
+        ticket("TCK-SOON", today + timedelta(days=2)),
+        ticket("TCK-LATER", today + timedelta(days=30)),
+        ticket("TCK-DONE", today - timedelta(days=5), "closed"),
+    ]
+    apis.on("GET", "/tickets/tickets", {"items": items, "total": 4, "limit": 20, "offset": 0})
+    html = client.get("/tickets").text
+    rows = {row.split("</a>", 1)[0].rsplit(">", 1)[-1]: row for row in html.split("<tr")[1:]}
+    assert rows["TCK-LATE"].startswith(' class="row-overdue"') and "(vencido)" in rows["TCK-LATE"]
+    assert rows["TCK-SOON"].startswith(' class="row-soon"') and "(por vencer)" in rows["TCK-SOON"]
+    for calm in ("TCK-LATER", "TCK-DONE"):
+        assert rows[calm].startswith(' class="row-"') and "(vencido)" not in rows[calm]
+        assert "(por vencer)" not in rows[calm]

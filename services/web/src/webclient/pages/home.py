@@ -18,5 +18,7 @@ async def home(p: Annotated[Page, Depends(page)]) -> HTMLResponse:
     mine = await p.api.get(
         "tickets", "/tickets", {"responsible": p.user.user_id, "status": OPEN, "limit": 50}
     )
+    for t in mine["items"]:
+        t["urgency"] = p.urgency(t["due_date"], t["status"] != "closed")
     overdue = await p.api.get("tickets", "/tickets", {"status": OPEN, "overdue": "true", "limit": 10})
     return p.render("home.html", mine=mine["items"], overdue=overdue)
