@@ -146,8 +146,16 @@ async def test_searches_treat_like_wildcards_and_quotes_literally(system: System
         "plain": "Tienda 50 Off",
     }
     names["backslash"] = "Bodega \\ Central"
+    names["injection"] = "x' OR '1'='1"
     for name in names.values():
-        assert (await admin.post("/clients", json={"kind": "prospect", "name": name})).status_code == 201
+        created = await admin.post("/clients", json={"kind": "prospect", "name": name})
+        assert created.status_code == 201, created.text
+        for subject in ("100% seguro", "a_b"):
+            attention = await admin.post(
+                f"/clients/{created.json()['client_id']}/attentions",
+                json={"channel": "web", "subject": subject, "happened_at": "2026-03-02T10:00:00Z"},
+            )
+            assert attention.status_code == 201, attention.text
 
     async def client_names(q: str) -> set[str]:
         response = no_server_error(await admin.get("/clients", params={"q": q, "limit": 200}))
@@ -184,7 +192,10 @@ async def test_searches_treat_like_wildcards_and_quotes_literally(system: System
         ):
             page = no_server_error(await system.as_(service, "u-admin").get(path, params=params)).json()
             assert page["items"] == [], (service, path, q)
-    # The first test stored "100% seguro" and "a_b" as subjects and titles: the literal searches find them.
+        period = {"from": str(date.today() - timedelta(days=30)), "to": str(date.today())}
+        report = await system.as_("reports", "u-admin").get("/reports/subject", params={"nic": q, **period})
+        assert report.status_code == 404, (q, report.text)  # no suministro has that NIC
+    # The literal searches find the subjects that hold the character.
     for q, expected in (("%", "100% seguro"), ("_", "a_b")):
         subjects = {a["subject"] for a in (await admin.get("/attentions", params={"q": q})).json()["items"]}
         assert expected in subjects, (q, subjects)
