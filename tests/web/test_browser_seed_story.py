@@ -34,6 +34,11 @@ def test_seed_story_in_the_browser(
 ) -> None:
     page = sign_in(browser, web_stack, "u-comercial")
     shot(page, screenshots, "01-inicio")
+    # Keyboard: the first Tab reaches "Saltar al contenido", which moves the focus to the page's content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Saltar al contenido"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "contenido"
     today = date.today()
     name = f"Industrias Prueba {uuid.uuid4().hex[:6]}"
 
