@@ -102,7 +102,9 @@ def web_stack() -> Iterator[RunningStack]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API keeps an event loop running in the main thread while it is open, which
+# would break later tests that call asyncio.run (tests/stack).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run scripts/setup.sh (apt-get install chromium)")
