@@ -16,7 +16,7 @@ BEYOND_BIGINT = [str(2**63), str(2**70), str(-(2**70))]
 
 @pytest.fixture(scope="module")
 async def system(infra) -> AsyncIterator[System]:
-    async with running_system(infra, parts=API_ONLY) as system:
+    async with running_system(infra, services=tuple(API_ONLY), parts=API_ONLY) as system:
         yield system
 
 
