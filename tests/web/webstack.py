@@ -103,7 +103,7 @@ TABLET = {"width": 768, "height": 1024}
 
 def sign_in(browser: Any, stack: RunningStack, user_id: str, viewport: dict[str, int] = DESKTOP) -> Any:
     context = browser.new_context(viewport=viewport, locale="es-SV", accept_downloads=True)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(30_000)
     page = context.new_page()
     page.goto(f"{stack.url}/")
     assert "/login" in page.url
