@@ -60,6 +60,18 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# Errors that mean PostgreSQL is restarting or unreachable, not that the request is wrong.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -137,6 +149,25 @@ def install_problem_handlers(app: FastAPI) -> None:
                 ],
             },
         )
+
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL restarting or unreachable: nothing was written (the transaction did not commit), so
+        # the honest answer is "try again shortly", which clients and gateways know how to retry.
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return _response(
+            503,
+            {
+                "type": "about:blank",
+                "title": "Service unavailable",
+                "status": 503,
+                "detail": "The database is not reachable right now; nothing was changed. Try again shortly.",
+                "instance": request.url.path,
+            },
+            headers={"Retry-After": "2"},
+        )
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
