@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from crmkit.db import Connection
 
+from reports.domain.buckets import Buckets
 from reports.domain.figures import KINDS, Item, rate, summary, weekly
 from reports.domain.period import TIMEZONE, Period
 from reports.store import queries
@@ -118,6 +119,9 @@ def period_out(period: Period) -> dict[str, str]:
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "timezone": str(TIMEZONE)}
 
 
+US_PER_DAY = 86_400 * 1_000_000
+
+
 def _figures(row: dict[str, Any]) -> dict[str, Any]:
     closed = row["closed"]
     return {
@@ -125,12 +129,15 @@ def _figures(row: dict[str, Any]) -> dict[str, Any]:
         "closed": closed,
         "open_at_end": row["open_at_end"],
         "overdue": row["overdue"],
-        "avg_days_to_close": round(row["closed_days"] / closed, 2) if closed else None,
+        "avg_days_to_close": round(row["closed_us"] / US_PER_DAY / closed, 2) if closed else None,
     }
 
 
+COUNTS = ("opened", "closed", "open_at_end", "overdue", "closed_us", "internal_kept", "client_kept")
+
+
 def _add(into: dict[str, Any], row: dict[str, Any]) -> None:
-    for key in ("opened", "closed", "open_at_end", "overdue", "closed_days", "internal_kept", "client_kept"):
+    for key in COUNTS:
         if key in row:
             into[key] = into.get(key, 0) + row[key]
 
@@ -145,40 +152,49 @@ def _compliance(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-ZERO = {"opened": 0, "closed": 0, "open_at_end": 0, "overdue": 0, "closed_days": 0.0}
+def _listed(row: dict[str, Any]) -> bool:
+    """A group is listed when one of its items was opened or closed in the period or is open at its end."""
+    return bool(row["opened"] or row["closed"] or row["open_at_end"])
+
+
+ZERO = {"opened": 0, "closed": 0, "open_at_end": 0, "overdue": 0, "closed_us": 0}
+EMPTY_EVENTS = {**ZERO, "internal_kept": 0, "client_kept": 0}
 
 
 async def overview_report(pool: asyncpg.Pool, period: Period, today: date, viewer: Viewer) -> dict[str, Any]:
     w = window(period, today)
-    raw = await queries.overview(pool, w, viewer)
+    raw = await queries.overview(pool, Buckets.of(period.start, period.end, w.as_of), viewer)
+    rows = [r for r in raw["figures"] if _listed(r)]
 
+    people: dict[tuple[str, str | None], dict[str, Any]] = {}  # tickets by (area, responsible person)
+    for r in (r for r in rows if r["family"] == "ticket"):
+        key = (r["k1"], r["k2"])
+        _add(people.setdefault(key, {"area": r["k1"], "user_id": r["k2"], "name": r["person_name"]}), r)
     areas: dict[str, dict[str, Any]] = defaultdict(lambda: {"tickets": dict(ZERO), "events": None})
-    for r in raw["tickets_by_responsible"]:
-        _add(areas[r["area"]]["tickets"], r)
-    for r in raw["events_by_area"]:
-        areas[r["area"]]["events"] = r
-    empty_events = {**ZERO, "internal_kept": 0, "client_kept": 0}
+    for person in people.values():
+        _add(areas[person["area"]]["tickets"], person)
+    for r in (r for r in rows if r["family"] == "event"):  # by the creator's area in the staff directory
+        area = areas[r["creator_area"] or ""]
+        area["events"] = area["events"] or dict(EMPTY_EVENTS)
+        _add(area["events"], r)
     by_area: list[dict[str, Any]] = [
         {
             "area": area,
             "tickets": _figures(a["tickets"]),
-            "events": _figures(a["events"] or empty_events) | _compliance(a["events"] or empty_events),
+            "events": _figures(a["events"] or EMPTY_EVENTS) | _compliance(a["events"] or EMPTY_EVENTS),
         }
         for area, a in sorted(areas.items())
     ]
     by_responsible = [
-        {"user_id": r["responsible_id"], "name": r["name"], "area": r["area"], **_figures(r)}
-        for r in sorted(raw["tickets_by_responsible"], key=lambda r: (r["area"], r["name"] or ""))
+        {"user_id": p["user_id"], "name": p["name"], "area": p["area"], **_figures(p)}
+        for p in sorted(people.values(), key=lambda p: (p["area"], p["name"] or ""))
     ]
-    by_channel = [
-        {"channel": r["channel"], **_figures(r)}
-        for r in sorted(raw["attentions_by_channel"], key=lambda r: r["channel"])
-    ]
+    channels = sorted((r for r in rows if r["family"] == "attention"), key=lambda r: r["k1"])
+    by_channel = [{"channel": r["k1"], **_figures(r)} for r in channels]
     kinds: dict[str, dict[str, int]] = defaultdict(dict)
-    for kind in KINDS:
-        for r in raw[f"{kind}s_by_client_kind"]:
-            kinds[r["client_kind"]][f"{kind}s_opened"] = r["opened"]
-            kinds[r["client_kind"]][f"{kind}s_closed"] = r["closed"]
+    for r in (r for r in rows if r["family"] == "kind"):
+        kinds[r["class"]][f"{r['k1']}s_opened"] = r["opened"]
+        kinds[r["class"]][f"{r['k1']}s_closed"] = r["closed"]
     by_client_kind = [
         {
             "client_kind": k,
@@ -187,21 +203,21 @@ async def overview_report(pool: asyncpg.Pool, period: Period, today: date, viewe
         for k, v in sorted(kinds.items())
     ]
 
-    tickets_total, events_total, attentions_total = dict(ZERO), dict(empty_events), dict(ZERO)
+    tickets_total, events_total, attentions_total = dict(ZERO), dict(EMPTY_EVENTS), dict(ZERO)
     for a in areas.values():
         _add(tickets_total, a["tickets"])
         if a["events"]:
             _add(events_total, a["events"])
-    for r in raw["attentions_by_channel"]:
+    for r in channels:
         _add(attentions_total, r)
 
     weeks = {
         monday: {f"{k}s_{what}": 0 for k in KINDS for what in ("opened", "closed")}
         for monday in period.weeks()
     }
-    for kind in KINDS:
-        for r in raw[f"{kind}s_weekly"]:
-            weeks[r["week"]][f"{kind}s_{r['what']}"] += r["n"]
+    for r in raw["weekly"]:
+        for what in ("opened", "closed"):
+            weeks[r["week"]][f"{r['fact']}s_{what}"] += r[what]
     weekly_chart = [
         {
             "week_start": monday.isoformat(),

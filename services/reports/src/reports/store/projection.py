@@ -22,6 +22,8 @@ READ_MODEL_TABLES = (
     "rpt_tickets",
     "rpt_ticket_reopens",
     "rpt_work_orders",
+    "rpt_rollups",  # maintained from the rows above (migration *_reports_rollups.sql)
+    "rpt_rollup_queue",
 )
 
 UPSERT_STAFF = """

@@ -18,6 +18,8 @@ from typing import Any, Literal
 import asyncpg
 from crmkit.db import Connection
 
+from reports.domain.buckets import Buckets
+
 TZ = "America/El_Salvador"
 SubjectColumn = Literal["client_id", "nic"]
 
@@ -112,125 +114,90 @@ async def stream_subject_rows(
 
 
 # -- across subjects --------------------------------------------------------------------------------------
+# From the rollups (migration *_reports_rollups.sql, domain.buckets): an admin reads every class of every
+# rollup; anyone else reads the supply-point class (suministros are visible to all staff) plus the
+# contributions of the rows of the clients on their access list, computed from those rows on the fly by the
+# same function that feeds the rollups (rpt_facts), so both add up the same way.
 
-VISIBLE = "(x.subject_kind = 'supply_point' OR $5 OR x.client_id = ANY($6::uuid[]))"
-OPEN_AT_END = "x.opened_at < $4 AND NOT ({closed} AND x.closed_at < $4)"
-FIGURES = """
-    count(*) FILTER (WHERE x.opened_at >= $1) AS opened,
-    count(*) FILTER (WHERE {closed} AND x.closed_at >= $1 AND x.closed_at < $2) AS closed,
-    count(*) FILTER (WHERE {open_at_end}) AS open_at_end,
-    count(*) FILTER (WHERE {due} < $3 AND {open_at_end}) AS overdue,
-    COALESCE(sum(extract(epoch FROM x.closed_at - x.opened_at) / 86400)
-        FILTER (WHERE {closed} AND x.closed_at >= $1 AND x.closed_at < $2), 0)::float8 AS closed_days
+CONTRIBUTIONS = """
+SELECT r.family, r.grain, r.day, r.class, r.k1, r.k2, r.k3, r.opened, r.closed, r.closed_us, r.open_delta,
+       r.overdue_delta, r.internal_kept, r.client_kept
+FROM rpt_rollups r
+WHERE ({admin} OR r.class = 'supply_point') AND {rows}
+UNION ALL
+SELECT f.family, f.grain, f.day, f.class, f.k1, f.k2, f.k3, f.opened, f.closed, f.closed_us, f.open_delta,
+       f.overdue_delta, f.internal_kept, f.client_kept
+FROM rpt_items i
+LEFT JOIN rpt_clients c ON c.client_id = (i.item).client_id
+CROSS JOIN LATERAL rpt_facts(i.item, rpt_client_kind((i.item).subject_kind, c.kind, c.internal)) f
+WHERE NOT {admin} AND (i.item).client_id = ANY({visible}::uuid[])
+  AND (i.item).subject_kind IS DISTINCT FROM 'supply_point' AND {facts}
 """
-# Rows whose life intersects the period, written as four index ranges PostgreSQL can OR together (opened in
-# the period, closed in it, open now, closed after the as-of day) instead of a scan of the whole history.
-ACTIVE = (
-    "((x.opened_at >= $1 AND x.opened_at < $2) OR ({closed} AND x.closed_at >= $1 AND x.closed_at < $2)"
-    " OR ({open} AND x.opened_at < $2) OR (x.closed_at >= $4 AND x.opened_at < $2)) AND " + VISIBLE
+
+
+def _contributions(admin: str, visible: str, rows: str) -> str:
+    return CONTRIBUTIONS.format(
+        admin=admin, visible=visible, rows=rows.format(x="r"), facts=rows.format(x="f")
+    )
+
+
+# Parameters of FIGURES: $1 start, $2 end, $3 months_from, $4 months_to, $5 as_of, $6 prefix_to (Buckets),
+# $7 all clients (admin), $8 the visible client ids.
+IN_PERIOD = (
+    "(({x}.grain = 'm' AND {x}.day >= $3 AND {x}.day < $4) OR ({x}.grain = 'd'"
+    " AND (({x}.day >= $1 AND {x}.day < $3) OR ({x}.day >= $4 AND {x}.day <= $2))))"
 )
-KIND = """CASE WHEN x.subject_kind = 'supply_point' THEN 'supply_point' WHEN c.internal THEN 'internal'
-               ELSE COALESCE(c.kind, 'unknown') END"""
+IN_PREFIX = "(({x}.grain = 'm' AND {x}.day < $6) OR ({x}.grain = 'd' AND {x}.day >= $6 AND {x}.day <= $5))"
+IN_EITHER = f"({IN_PERIOD} OR {IN_PREFIX})"
 
 
-def _figures(closed: str, due: str) -> str:
-    return FIGURES.format(closed=closed, due=due, open_at_end=OPEN_AT_END.format(closed=closed))
+def _sum(column: str, where: str, alias: str | None = None) -> str:
+    return f"COALESCE(sum({column}) FILTER (WHERE {where.format(x='src')}), 0)::bigint AS {alias or column}"
 
 
-OPEN = {"x.status = 'closed'": "x.status <> 'closed'", "x.closed_at IS NOT NULL": "x.closed_at IS NULL"}
+# Every figure of every group: the ticket family by (area, responsible, name as assigned), the event family
+# by creator (their area joined from the staff directory now), the attention family by channel, the kind
+# family by (client kind, item kind). A group with nothing in the period comes back as zeros and callers
+# drop it (a group is listed when an item of it was opened or closed in the period, or is open at its end).
+# person_name: a responsible person's name is the greatest (in the database's collation) of the names
+# their listed tickets were assigned under.
+FIGURES = f"""
+WITH src AS ({_contributions("$7", "$8", IN_EITHER)}),
+grouped AS (
+    SELECT family, CASE WHEN family = 'kind' THEN class END AS class, k1, k2, k3,
+           {_sum("opened", IN_PERIOD)}, {_sum("closed", IN_PERIOD)}, {_sum("closed_us", IN_PERIOD)},
+           {_sum("internal_kept", IN_PERIOD)}, {_sum("client_kept", IN_PERIOD)},
+           {_sum("open_delta", IN_PREFIX, "open_at_end")}, {_sum("overdue_delta", IN_PREFIX, "overdue")}
+    FROM src
+    GROUP BY 1, 2, 3, 4, 5
+)
+SELECT g.*, s.area AS creator_area,
+       max(g.k3) FILTER (WHERE g.opened <> 0 OR g.closed <> 0 OR g.open_at_end <> 0)
+           OVER (PARTITION BY g.family, g.k1, g.k2) AS person_name
+FROM grouped g LEFT JOIN rpt_staff s ON g.family = 'event' AND s.user_id = g.k1
+"""
 
-
-def _active(closed: str) -> str:
-    return ACTIVE.format(closed=closed, open=OPEN[closed])
-
-
-TICKET_CLOSED = "x.status = 'closed'"
-EVENT_CLOSED = "x.closed_at IS NOT NULL"
-
-TICKETS_BY_RESPONSIBLE = f"""
-SELECT COALESCE(x.area, '') AS area, x.responsible_id, max(x.responsible_name) AS name,
-       {_figures(TICKET_CLOSED, "x.due_date")}
-FROM rpt_tickets x WHERE {_active(TICKET_CLOSED)}
+# Opened and closed per local week (Monday) and item kind, from the kind family's day rows of the period.
+# Parameters: $1 start, $2 end, $3 all clients (admin), $4 the visible client ids.
+KIND_DAYS = "({x}.family = 'kind' AND {x}.grain = 'd' AND {x}.day BETWEEN $1 AND $2)"
+WEEKLY = f"""
+WITH src AS ({_contributions("$3", "$4", KIND_DAYS)})
+SELECT k1 AS fact, day - (date_part('isodow', day)::int - 1) AS week, sum(opened)::bigint AS opened,
+       sum(closed)::bigint AS closed
+FROM src
 GROUP BY 1, 2
 """
 
-EVENTS_BY_AREA = f"""
-SELECT COALESCE(s.area, '') AS area, {_figures(EVENT_CLOSED, "x.internal_commitment_date")},
-    count(*) FILTER (WHERE x.closed_at >= $1 AND x.closed_at < $2
-        AND (x.closed_at AT TIME ZONE '{TZ}')::date <= x.internal_commitment_date) AS internal_kept,
-    count(*) FILTER (WHERE x.closed_at >= $1 AND x.closed_at < $2
-        AND (x.closed_at AT TIME ZONE '{TZ}')::date <= x.client_commitment_date) AS client_kept
-FROM rpt_events x LEFT JOIN rpt_staff s ON s.user_id = x.created_by
-WHERE {_active(EVENT_CLOSED)}
-GROUP BY 1
-"""
 
-ATTENTIONS_BY_CHANNEL = f"""
-SELECT x.channel, {_figures(EVENT_CLOSED, "NULL::date")}
-FROM rpt_attentions x WHERE {_active(EVENT_CLOSED)}
-GROUP BY 1
-"""
+async def overview(pool: asyncpg.Pool, buckets: Buckets, viewer: Viewer) -> dict[str, list[dict[str, Any]]]:
+    """The overview's groups and weekly counts: two statements, side by side on their own connections."""
+    b, admin, visible = buckets, viewer.all_clients, list(viewer.visible)
+    figures_args = (b.start, b.end, b.months_from, b.months_to, b.as_of, b.prefix_to, admin, visible)
+    weekly_args = (b.start, b.end, admin, visible)
 
-BY_CLIENT_KIND = """
-SELECT {kind} AS client_kind,
-    count(*) FILTER (WHERE x.opened_at >= $1) AS opened,
-    count(*) FILTER (WHERE {closed} AND x.closed_at >= $1 AND x.closed_at < $2) AS closed
-FROM {table} x LEFT JOIN rpt_clients c ON c.client_id = x.client_id
-WHERE {active} AND $3::date IS NOT NULL AND $4::timestamptz IS NOT NULL
-GROUP BY 1
-"""
-
-WEEKLY = """
-SELECT 'opened' AS what, (date_trunc('week', x.opened_at AT TIME ZONE '{tz}'))::date AS week, count(*) AS n
-FROM {table} x WHERE x.opened_at >= $1 AND x.opened_at < $2 AND {visible} GROUP BY 2
-UNION ALL
-SELECT 'closed', (date_trunc('week', x.closed_at AT TIME ZONE '{tz}'))::date, count(*)
-FROM {table} x WHERE x.closed_at >= $1 AND x.closed_at < $2 AND {closed} AND {visible} GROUP BY 2
-"""
-
-TABLES = {
-    "attention": ("rpt_attentions", EVENT_CLOSED),
-    "event": ("rpt_events", EVENT_CLOSED),
-    "ticket": ("rpt_tickets", TICKET_CLOSED),
-}
-
-
-def by_client_kind_query(kind: str) -> str:
-    table, closed = TABLES[kind]
-    return BY_CLIENT_KIND.format(kind=KIND, closed=closed, table=table, active=_active(closed))
-
-
-def weekly_query(kind: str) -> str:
-    table, closed = TABLES[kind]
-    # $3/$4 are unused here but keep the parameter list of every overview query the same.
-    visible = VISIBLE.replace("$5", "$3").replace("$6", "$4")
-    return WEEKLY.format(tz=TZ, table=table, closed=closed, visible=visible)
-
-
-async def overview(pool: asyncpg.Pool, window: Window, viewer: Viewer) -> dict[str, list[dict[str, Any]]]:
-    """Every aggregate of the overview; the statements run side by side on their own connections (each
-    scans the period once; together they are most of an overview's time)."""
-    args = (
-        window.since,
-        window.until,
-        window.as_of,
-        window.as_of_end,
-        viewer.all_clients,
-        list(viewer.visible),
-    )
-    weekly_args = (window.since, window.until, viewer.all_clients, list(viewer.visible))
-    statements: dict[str, tuple[str, tuple[Any, ...]]] = {
-        "tickets_by_responsible": (TICKETS_BY_RESPONSIBLE, args),
-        "events_by_area": (EVENTS_BY_AREA, args),
-        "attentions_by_channel": (ATTENTIONS_BY_CHANNEL, args),
-    }
-    for kind in TABLES:
-        statements[f"{kind}s_by_client_kind"] = (by_client_kind_query(kind), args)
-        statements[f"{kind}s_weekly"] = (weekly_query(kind), weekly_args)
-
-    async def run(sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    async def run(sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
-            return [dict(r) for r in await conn.fetch(sql, *params)]
+            return [dict(r) for r in await conn.fetch(sql, *args)]
 
-    results = await asyncio.gather(*(run(sql, params) for sql, params in statements.values()))
-    return dict(zip(statements, results, strict=True))
+    figures, weekly = await asyncio.gather(run(FIGURES, figures_args), run(WEEKLY, weekly_args))
+    return {"figures": figures, "weekly": weekly}
