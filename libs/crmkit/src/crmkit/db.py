@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,6 +20,7 @@ from asyncpg.pool import PoolConnectionProxy
 Connection = asyncpg.Connection | PoolConnectionProxy
 
 KIT_MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -35,6 +38,25 @@ async def connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn)
     await _init_connection(conn)
     return conn
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Connection]:
+    """A pooled connection in a transaction, committed when the block ends without an error.
+
+    Handing the connection back to the pool resets it, which fails when PostgreSQL went away right after
+    the COMMIT. That failure must not reach the caller: the change is durable, and an error answer would
+    invite a retry that applies it twice. The pool drops the broken connection by itself.
+    """
+    conn = await pool.acquire()
+    try:
+        async with conn.transaction():
+            yield conn
+    finally:
+        try:
+            await pool.release(conn)
+        except Exception as exc:  # the outcome is decided by the block and the COMMIT, not by this
+            log.warning("could not return a connection to the pool: %r", exc)
 
 
 def dbmate_binary() -> str:

@@ -151,8 +151,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # PostgreSQL restarting or unreachable: nothing was written (the transaction did not commit), so
-        # the honest answer is "try again shortly", which clients and gateways know how to retry.
+        # PostgreSQL restarting or unreachable: "try again shortly", which clients and gateways know how to
+        # retry. Almost always nothing was written; but a connection lost during COMMIT leaves the outcome
+        # unknown even to this service, so a retry is only safe with an Idempotency-Key (crmkit.idempotency).
         log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
         return _response(
             503,
@@ -160,7 +161,10 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "type": "about:blank",
                 "title": "Service unavailable",
                 "status": 503,
-                "detail": "The database is not reachable right now; nothing was changed. Try again shortly.",
+                "detail": (
+                    "The database is not reachable right now. Try again shortly; a write sent again with the "
+                    "same Idempotency-Key is applied at most once."
+                ),
                 "instance": request.url.path,
             },
             headers={"Retry-After": "2"},

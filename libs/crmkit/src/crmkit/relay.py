@@ -26,7 +26,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from crm_contracts.registry import TOPICS, Topic
 
-from crmkit import metrics
+from crmkit import idempotency, metrics
 from crmkit.db import connect
 from crmkit.kafka import ensure_topics, make_producer
 from crmkit.outbox import NOTIFY_CHANNEL, record_headers
@@ -317,3 +317,4 @@ class OutboxRelay:
                  WHERE processed_at < now() - make_interval(secs => $1) LIMIT 10000)""",
             self.settings.inbox_retention_days * 86400,
         )
+        await idempotency.prune(conn, self.settings.idempotency_retention_hours)

@@ -26,6 +26,8 @@ class KitSettings(BaseSettings):
     relay_standby_interval_s: float = 1.0
     outbox_retention_hours: float = 72.0
     inbox_retention_days: float = 30.0
+    # How long an Idempotency-Key's answer is kept (crmkit.idempotency): longer than any client retries.
+    idempotency_retention_hours: float = 72.0
 
     consumer_max_records: int = 500
     consumer_fetch_max_wait_ms: int = 20

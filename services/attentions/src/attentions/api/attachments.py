@@ -37,6 +37,11 @@ async def read_pdf(ctx: Context, request: Request, file: UploadFile) -> tuple[by
     return content, checked, safe_filename(file.filename)
 
 
+def upload_fingerprint(content: bytes, filename: str) -> bytes:
+    """What makes two uploads the same write (the multipart body is parsed already)."""
+    return filename.encode() + b"\0" + content
+
+
 def refuse_oversized(ctx: Context, request: Request) -> None:
     """Refuse before reading the body when its declared length is already over the limit."""
     declared = request.headers.get("content-length")
@@ -84,17 +89,20 @@ async def _save(
 @router.post("/attentions/{attention_id}/attachments", status_code=201)
 async def attach_to_attention(
     ctx: StaffCtx, request: Request, attention_id: uuid.UUID, file: PdfFile
-) -> dict[str, Any]:
+) -> Response:
     refuse_oversized(ctx, request)
     async with ctx.connection() as conn:
         await visible_attention(ctx, conn, attention_id)  # 404 before looking at the file
     content, checked, filename = await read_pdf(ctx, request, file)
     async with ctx.transaction() as conn:
         attention = await visible_attention(ctx, conn, attention_id, lock=True)
+        if (replayed := await ctx.replay(conn, content=upload_fingerprint(content, filename))) is not None:
+            return replayed
         closure.check_attention_open(attention["status"])
-        return await _save(
+        saved = await _save(
             ctx, conn, "attention", attention_id, attention, None, (content, checked, filename)
         )
+        return await ctx.answer(conn, 201, saved)
 
 
 @router.get("/attentions/{attention_id}/attachments")
@@ -105,17 +113,18 @@ async def list_attention_attachments(ctx: StaffCtx, attention_id: uuid.UUID) -> 
 
 
 @router.post("/events/{event_id}/attachments", status_code=201)
-async def attach_to_event(
-    ctx: StaffCtx, request: Request, event_id: uuid.UUID, file: PdfFile
-) -> dict[str, Any]:
+async def attach_to_event(ctx: StaffCtx, request: Request, event_id: uuid.UUID, file: PdfFile) -> Response:
     refuse_oversized(ctx, request)
     async with ctx.connection() as conn:
         await visible_event(ctx, conn, event_id)
     content, checked, filename = await read_pdf(ctx, request, file)
     async with ctx.transaction() as conn:
         event = await visible_event(ctx, conn, event_id, lock=True)
+        if (replayed := await ctx.replay(conn, content=upload_fingerprint(content, filename))) is not None:
+            return replayed
         closure.check_event_open(event["status"])
-        return await _save(ctx, conn, "event", event_id, event, event_id, (content, checked, filename))
+        saved = await _save(ctx, conn, "event", event_id, event, event_id, (content, checked, filename))
+        return await ctx.answer(conn, 201, saved)
 
 
 @router.get("/events/{event_id}/attachments")

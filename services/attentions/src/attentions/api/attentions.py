@@ -208,9 +208,11 @@ async def get_attention(ctx: StaffCtx, attention_id: uuid.UUID) -> dict[str, Any
 
 
 @router.post("/attentions/{attention_id}/close")
-async def close_attention(ctx: StaffCtx, attention_id: uuid.UUID, body: CloseIn) -> dict[str, Any]:
+async def close_attention(ctx: StaffCtx, attention_id: uuid.UUID, body: CloseIn) -> Response:
     async with ctx.transaction() as conn:
         before = await visible_attention(ctx, conn, attention_id, lock=True)
+        if (replayed := await ctx.replay(conn)) is not None:
+            return replayed
         closure.check_attention_can_close(before["status"], await store.count_open_events(conn, attention_id))
         after = await store.close(conn, attention_id, ctx.user.user_id, body.note)
         await audit.record(
@@ -233,7 +235,7 @@ async def close_attention(ctx: StaffCtx, attention_id: uuid.UUID, body: CloseIn)
                 note=body.note,
             ),
         )
-    return after
+        return await ctx.answer(conn, 200, after)
 
 
 @router.get("/attentions/{attention_id}/events")
@@ -244,12 +246,14 @@ async def list_attention_events(ctx: StaffCtx, attention_id: uuid.UUID) -> list[
 
 
 @router.post("/attentions/{attention_id}/events", status_code=201)
-async def create_event(ctx: StaffCtx, attention_id: uuid.UUID, body: EventIn) -> dict[str, Any]:
+async def create_event(ctx: StaffCtx, attention_id: uuid.UUID, body: EventIn) -> Response:
     """An event (macro-task) under an OPEN attention; the internal date is before the client date."""
     actor = ctx.user.user_id
     async with ctx.transaction() as conn:
         # The attention's row lock orders this against a concurrent closure of the attention.
         attention = await visible_attention(ctx, conn, attention_id, lock=True)
+        if (replayed := await ctx.replay(conn)) is not None:
+            return replayed
         closure.check_attention_open(attention["status"])
         dates.check_event_dates(body.internal_commitment_date, body.client_commitment_date)
         event = await event_store.insert(
@@ -287,4 +291,4 @@ async def create_event(ctx: StaffCtx, attention_id: uuid.UUID, body: EventIn) ->
                 created_by=actor,
             ),
         )
-    return event
+        return await ctx.answer(conn, 201, event)

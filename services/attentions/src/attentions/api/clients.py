@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from attentions.api.attentions import AttentionIn, Tab, open_attention
-from attentions.api.deps import Context, PageQ, StaffCtx, json_response
+from attentions.api.deps import Context, PageQ, StaffCtx
 from attentions.domain import codes
 from attentions.domain.access import initial_access_list
 from attentions.domain.errors import RuleBroken, Violation
@@ -148,12 +148,14 @@ async def check_active_staff(
 
 
 @router.post("/clients", status_code=201)
-async def create_client(ctx: StaffCtx, body: ClientIn) -> dict[str, Any]:
+async def create_client(ctx: StaffCtx, body: ClientIn) -> Response:
     check_internal(body.kind, body.internal)
     fields = body.model_dump(exclude={"access_user_ids"})
     client_id = uuid.uuid4()
     actor = ctx.user.user_id
     async with ctx.transaction() as conn:
+        if (replayed := await ctx.replay(conn)) is not None:
+            return replayed
         added = [u for u in dict.fromkeys(body.access_user_ids) if u != actor]
         if added:
             await check_active_staff(conn, added, "access_user_ids", indexed=True)
@@ -170,7 +172,7 @@ async def create_client(ctx: StaffCtx, body: ClientIn) -> dict[str, Any]:
             [upserted(client)]
             + [ClientAccessGranted(client_id=client_id, user_id=u, granted_by=actor) for u in users],
         )
-    return {**client, "access": users}
+        return await ctx.answer(conn, 201, {**client, "access": users})
 
 
 @router.get("/clients")
@@ -291,9 +293,11 @@ async def list_contacts(ctx: StaffCtx, client_id: uuid.UUID) -> list[dict[str, A
 
 
 @router.post("/clients/{client_id}/contacts", status_code=201)
-async def add_contact(ctx: StaffCtx, client_id: uuid.UUID, body: ContactIn) -> dict[str, Any]:
+async def add_contact(ctx: StaffCtx, client_id: uuid.UUID, body: ContactIn) -> Response:
     async with ctx.transaction() as conn:
         await visible_client(ctx, conn, client_id)
+        if (replayed := await ctx.replay(conn)) is not None:
+            return replayed
         contact = await store.add_contact(conn, client_id, body.model_dump())
         await audit.record(
             conn,
@@ -305,7 +309,7 @@ async def add_contact(ctx: StaffCtx, client_id: uuid.UUID, body: ContactIn) -> d
             contact,
             client_id=client_id,
         )
-    return contact
+        return await ctx.answer(conn, 201, contact)
 
 
 @router.patch("/clients/{client_id}/contacts/{contact_id}")
@@ -350,8 +354,11 @@ async def remove_contact(ctx: StaffCtx, client_id: uuid.UUID, contact_id: uuid.U
 @router.post("/clients/{client_id}/attentions", status_code=201)
 async def create_client_attention(ctx: StaffCtx, client_id: uuid.UUID, body: AttentionIn) -> Response:
     async with ctx.transaction() as conn:
+        if (replayed := await ctx.replay(conn)) is not None:
+            await visible_client(ctx, conn, client_id)
+            return replayed
         attention = await open_attention(ctx, conn, body, client_id=client_id, nic=None)
-    return json_response(attention, 201)
+        return await ctx.answer(conn, 201, attention)
 
 
 @router.get("/clients/{client_id}/attentions")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import orjson
 from crmkit.auth import Principal, authenticated, forbidden
-from crmkit.db import Connection
+from crmkit.db import Connection, transaction
+from crmkit.http import json_response
+from crmkit.idempotency import IdempotencyKey
+from crmkit.idempotency import answer as idempotent_answer
 from crmkit.outbox import Outbox
 from crmkit.runtime import ServiceRuntime
 from fastapi import Depends, Query, Request, Response
@@ -24,11 +25,16 @@ from attentions.settings import Settings
 class Context:
     """One request's view of the service: database, outbox, settings and the caller."""
 
-    def __init__(self, runtime: ServiceRuntime, settings: Settings, user: Principal) -> None:
+    def __init__(
+        self, runtime: ServiceRuntime, settings: Settings, user: Principal, request: Request
+    ) -> None:
         self.runtime = runtime
+        self.request = request
         self.settings = settings
         self.user = user
         self.viewer = Viewer(user.user_id, user.is_admin)
+        self._key: IdempotencyKey | None = None
+        self._key_read = False
 
     @property
     def outbox(self) -> Outbox:
@@ -42,8 +48,21 @@ class Context:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """Everything a request changes commits together (state, audit rows, outbox events) or not at all."""
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.runtime.pool) as conn:
             yield conn
+
+    async def replay(self, conn: Connection, *, content: bytes | None = None) -> Response | None:
+        """The stored answer when the caller's ``Idempotency-Key`` names a write already applied (see
+        crmkit.idempotency); first thing in a write's transaction, which must end with ``answer``."""
+        self._key = await IdempotencyKey.of(self.request, self.user.user_id, content)
+        self._key_read = True
+        return await self._key.replay(conn) if self._key is not None else None
+
+    async def answer(self, conn: Connection, status_code: int, content: Any) -> Response:
+        """The write's answer, stored with the caller's key in the same transaction when it sent one."""
+        if not self._key_read:
+            raise RuntimeError("answer() without replay(): the idempotency key was never read")
+        return await idempotent_answer(self._key, conn, status_code, content)
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -53,7 +72,7 @@ class Context:
 
 
 def _context(request: Request, user: Principal) -> Context:
-    return Context(request.app.state.runtime, request.app.state.settings, user)
+    return Context(request.app.state.runtime, request.app.state.settings, user, request)
 
 
 async def staff_context(request: Request) -> Context:
@@ -74,19 +93,6 @@ async def admin_context(request: Request) -> Context:
 
 StaffCtx = Annotated[Context, Depends(staff_context)]
 AdminCtx = Annotated[Context, Depends(admin_context)]
-
-
-def json_response(data: Any, status_code: int = 200) -> Response:
-    """JSON straight from the rows (orjson knows UUIDs, dates and datetimes): the lists and the attention
-    creation are the hot paths, and FastAPI's response validation would cost more than the query."""
-    content = orjson.dumps(data, default=_plain, option=orjson.OPT_UTC_Z)  # "...Z", as pydantic writes it
-    return Response(content, status_code=status_code, media_type="application/json")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):  # asyncpg's own UUID subclass, which orjson does not take as a UUID
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class Page:

@@ -123,12 +123,14 @@ async def get_event(ctx: StaffCtx, event_id: uuid.UUID) -> dict[str, Any]:
 
 
 @router.post("/events/{event_id}/close")
-async def close_event(ctx: StaffCtx, event_id: uuid.UUID, body: EventCloseIn | None = None) -> dict[str, Any]:
+async def close_event(ctx: StaffCtx, event_id: uuid.UUID, body: EventCloseIn | None = None) -> Response:
     """Closes the event when every ticket under it is closed (409 naming how many are not)."""
     actor = ctx.user.user_id
     note = body.note if body else None
     async with ctx.transaction() as conn:
         before = await visible_event(ctx, conn, event_id, lock=True)
+        if (replayed := await ctx.replay(conn)) is not None:
+            return replayed
         closure.check_event_can_close(before["status"], await store.count_open_tickets(conn, event_id))
         after = await store.close(conn, event_id, actor, note)
         await audit.record(
@@ -151,7 +153,7 @@ async def close_event(ctx: StaffCtx, event_id: uuid.UUID, body: EventCloseIn | N
                 closed_at=after["closed_at"],
             ),
         )
-    return public(after)
+        return await ctx.answer(conn, 200, public(after))
 
 
 @router.get("/events/{event_id}/tickets")
@@ -162,12 +164,14 @@ async def list_event_tickets(ctx: StaffCtx, event_id: uuid.UUID) -> list[dict[st
 
 
 @router.post("/events/{event_id}/tickets", status_code=201)
-async def create_ticket(ctx: StaffCtx, event_id: uuid.UUID, body: TicketIn) -> dict[str, Any]:
+async def create_ticket(ctx: StaffCtx, event_id: uuid.UUID, body: TicketIn) -> Response:
     """Accepts a ticket on an open event, in one transaction with the event row locked, and emits
     TicketRequested; the tickets service creates the ticket and assigns it (COMANDA, email)."""
     actor = ctx.user.user_id
     async with ctx.transaction() as conn:
         event = await visible_event(ctx, conn, event_id, lock=True)
+        if (replayed := await ctx.replay(conn)) is not None:
+            return replayed
         closure.check_event_open(event["status"])
         dates.check_ticket_due_date(body.due_date, event["internal_commitment_date"])
         cc_ids = [u for u in dict.fromkeys(body.cc_ids) if u != body.responsible_id]
@@ -215,4 +219,4 @@ async def create_ticket(ctx: StaffCtx, event_id: uuid.UUID, body: TicketIn) -> d
                 ticket_type=body.ticket_type,
             ),
         )
-    return ticket
+        return await ctx.answer(conn, 201, ticket)
