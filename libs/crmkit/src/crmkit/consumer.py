@@ -13,6 +13,12 @@ For every batch of records the consumer
 
 Handlers receive a ``Delivery``: the typed event, the connection of the open transaction, and ``emit`` to
 write follow-up events to the outbox in that same transaction.
+
+One option skips step 2's record: ``on_batch(..., deduplicate=False)``, for a state topic whose handler is
+idempotent by itself (an upsert keyed by the aggregate where the newest version wins, so applying an event
+twice leaves what applying it once left). Its events are not written to ``kit_processed_events``: a
+redelivered one is applied again, harmlessly. Everything else (dead letters, one transaction per batch,
+offsets committed after it) is unchanged.
 """
 
 from __future__ import annotations
@@ -93,6 +99,8 @@ class _Entry:
     model: type[EventModel]
     handler: Handler | BatchHandler
     batch: bool
+    # False: the handler makes a redelivery harmless itself; no kit_processed_events row per event.
+    deduplicate: bool = True
     # Envelope[model], built once: looking a parametrized generic up costs more than validating a record.
     envelope_model: type[Envelope[Any]] = field(init=False)
 
@@ -112,12 +120,14 @@ class Subscriptions:
         # event type -> schema version -> entry: during a migration both versions of a type are consumed.
         self.handlers: dict[str, dict[int, _Entry]] = {}
 
-    def _register(self, models: tuple[type[EventModel], ...], handler: Any, batch: bool) -> None:
+    def _register(
+        self, models: tuple[type[EventModel], ...], handler: Any, batch: bool, deduplicate: bool = True
+    ) -> None:
         for model in models:
             versions = self.handlers.setdefault(model.event_type, {})
             if model.version in versions:
                 raise ValueError(f"two handlers for {model.event_type} v{model.version}")
-            versions[model.version] = _Entry(model, handler, batch)
+            versions[model.version] = _Entry(model, handler, batch, deduplicate)
 
     def on(self, *models: type[EventModel]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -126,9 +136,17 @@ class Subscriptions:
 
         return register
 
-    def on_batch(self, *models: type[EventModel]) -> Callable[[BatchHandler], BatchHandler]:
+    def on_batch(
+        self, *models: type[EventModel], deduplicate: bool = True
+    ) -> Callable[[BatchHandler], BatchHandler]:
+        """``deduplicate=False``: only for a handler whose effect is the same however often an event is
+        applied, in any batch, and that keeps the newest state when an older event comes again (an upsert
+        by aggregate id guarded by the source's version or timestamp). Its events get no
+        ``kit_processed_events`` row: that insert costs about as much as a set-based upsert, and for a
+        state topic (every event carries the whole state of its key) it protects nothing."""
+
         def register(handler: BatchHandler) -> BatchHandler:
-            self._register(models, handler, batch=True)
+            self._register(models, handler, batch=True, deduplicate=deduplicate)
             return handler
 
         return register
@@ -287,21 +305,28 @@ class EventConsumer:
 
     async def _apply_together(self, items: list[_Decoded], outcome: BatchOutcome) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            ids = [item.envelope.event_id for item in items if item.envelope]
-            fresh = {
-                row["event_id"]
-                for row in await conn.fetch(
-                    """INSERT INTO kit_processed_events (consumer, event_id)
-                       SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id""",
-                    self.name,
-                    ids,
-                )
-            }
+            ids = [item.envelope.event_id for item in items if item.envelope and _deduplicated(item)]
+            fresh = (
+                {
+                    row["event_id"]
+                    for row in await conn.fetch(
+                        """INSERT INTO kit_processed_events (consumer, event_id)
+                           SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id""",
+                        self.name,
+                        ids,
+                    )
+                }
+                if ids
+                else set()
+            )
             counts = {"applied": 0, "duplicate": 0}
             fresh_items: list[_Decoded] = []
             for item in items:
                 assert item.envelope is not None
-                if item.envelope.event_id in fresh:
+                if not _deduplicated(item):
+                    fresh_items.append(item)  # idempotent by itself: applied again when redelivered
+                    counts["applied"] += 1
+                elif item.envelope.event_id in fresh:
                     fresh.discard(item.envelope.event_id)  # a duplicate inside the same batch applies once
                     fresh_items.append(item)
                     counts["applied"] += 1
@@ -322,7 +347,7 @@ class EventConsumer:
             attempts += 1
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    claimed = await conn.fetchval(
+                    claimed = not _deduplicated(item) or await conn.fetchval(
                         """INSERT INTO kit_processed_events (consumer, event_id) VALUES ($1, $2)
                            ON CONFLICT DO NOTHING RETURNING true""",
                         self.name,
@@ -435,6 +460,10 @@ class EventConsumer:
             highwater = consumer.highwater(tp)
             if highwater is not None:
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - offset - 1))
+
+
+def _deduplicated(item: _Decoded) -> bool:
+    return item.entry is None or item.entry.deduplicate
 
 
 def _brief(exc: ValidationError) -> str:
