@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -262,6 +263,26 @@ def test_a_form_with_its_csrf_token_calls_the_api_with_the_bearer_and_request_id
     assert sent.headers["authorization"].startswith("Bearer ")
     assert json.loads(sent.content) == {"note": "listo"}
     assert sent.headers["x-request-id"]
+
+
+def test_a_form_sent_twice_carries_the_same_idempotency_keys(client: TestClient, apis: FakeApis) -> None:
+    """A double click or a browser retry sends the form again: the services see the same keys (one per
+    write the form causes), so they apply it once; a form rendered anew gets a new key."""
+    csrf = sign_in(client)
+    apis.on("GET", f"/attentions/attentions/{ATTENTION_ID}", attention())
+    apis.on("GET", f"/attentions/attentions/{ATTENTION_ID}/events", [])
+    page = client.get(f"/atenciones/{ATTENTION_ID}")
+    assert page.status_code == 200, page.text
+    keys = set(re.findall(r'name="idempotency_key" value="([0-9a-f]{32})"', page.text))
+    assert len(keys) >= 2  # one per form on the page, all different
+    again = client.get(f"/atenciones/{ATTENTION_ID}")
+    assert not keys & set(re.findall(r'name="idempotency_key" value="([0-9a-f]{32})"', again.text))
+    apis.on("POST", f"/attentions/attentions/{ATTENTION_ID}/close", attention("closed"))
+    form = {"note": "listo", "csrf": csrf, "idempotency_key": sorted(keys)[0]}
+    for _ in range(2):
+        assert client.post(f"/atenciones/{ATTENTION_ID}/cerrar", data=form).status_code == 303
+    sent = [r.headers.get("idempotency-key") for r in apis.seen if r.method == "POST"]
+    assert sent == [f"web-{sorted(keys)[0]}-0"] * 2
 
 
 # -- pages -------------------------------------------------------------------------------------------------

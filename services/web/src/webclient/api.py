@@ -51,6 +51,10 @@ class Api:
             "reports": settings.reports_api_url.rstrip("/"),
         }
         self.token = token
+        # The submitted form's key (see macros.csrf_field). One form may cause several writes (an attention
+        # and its PDFs): each gets the key and its place in the sequence, the same on a resubmission.
+        self.idempotency_key: str | None = None
+        self._writes = 0
 
     def _headers(self) -> dict[str, str]:
         headers = {"X-Request-ID": str(context.current_correlation_id()), "Accept": "application/json"}
@@ -60,8 +64,12 @@ class Api:
 
     async def request(self, method: str, service: str, path: str, **kwargs: Any) -> httpx.Response:
         url = self.bases[service] + path
+        headers = self._headers()
+        if method != "GET" and self.idempotency_key:
+            headers["Idempotency-Key"] = f"web-{self.idempotency_key}-{self._writes}"
+            self._writes += 1
         try:
-            response = await self.http.request(method, url, headers=self._headers(), **kwargs)
+            response = await self.http.request(method, url, headers=headers, **kwargs)
         except httpx.TimeoutException:
             raise ApiError(explain(504, None)) from None
         except httpx.HTTPError:

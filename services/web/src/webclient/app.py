@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def install_filters(settings: Settings) -> None:
     env.filters["fecha"] = labels.fmt_date
     env.filters["fechahora"] = lambda v: labels.fmt_datetime(v, settings.timezone)
     env.globals["L"] = labels
+    env.globals["new_key"] = lambda: uuid.uuid4().hex
 
 
 def error_page(request: Request, settings: Settings, status: int, title: str, message: str) -> HTMLResponse:

@@ -79,6 +79,9 @@ class Page:
         submitted = form.get("csrf")
         if not csrf_ok(self.settings, self.user.token, submitted if isinstance(submitted, str) else None):
             raise CsrfRejected()
+        key = form.get("idempotency_key")
+        if isinstance(key, str) and key:
+            self.api.idempotency_key = key
         return form
 
     def render(
