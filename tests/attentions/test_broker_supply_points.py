@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from crm_contracts.envelope import new_envelope
 from crm_contracts.events.factelec import SupplyPointRetired, SupplyPointUpserted
 from crm_contracts.registry import topic_for
+from crmkit import metrics
 from eventually import eventually
 
 pytestmark = pytest.mark.integration
@@ -32,8 +33,10 @@ def point(nic: str, holder: str, at: datetime, **fields: object) -> SupplyPointU
 
 
 async def applied(service) -> int:
-    """Events the consumer has applied (it records each id in the same transaction as the effect)."""
-    return int(await service.fetchval("SELECT count(*) FROM kit_processed_events"))
+    """Events of this test's topic the consumer has applied (the kit's counter; the topic carries the
+    test's prefix, so other tests in this process do not count)."""
+    topic = service.settings.topic(topic_for(SupplyPointUpserted).name)
+    return int(metrics.CONSUMED.labels(topic, "applied")._value.get())
 
 
 async def publish(service, events: list) -> None:
@@ -72,6 +75,8 @@ async def test_supply_points_replicate_in_batches_and_newest_update_wins(service
         what="every FACTELEC event applied",
     )
     assert await service.fetchval("SELECT count(*) FROM supply_points") == 3001
+    # Upserts are idempotent by themselves (deduplicate=False): only the retirement left a dedupe record.
+    assert await service.fetchval("SELECT count(*) FROM kit_processed_events") == 1
     rows = {
         r["nic"]: r
         for r in await service.fetch(
@@ -104,3 +109,39 @@ async def test_supply_points_replicate_in_batches_and_newest_update_wins(service
         what="3000003 back",
     )
     assert (await ana.get("/supply-points/3000003")).json()["holder"] == "Reconectado"
+
+
+async def test_a_repeated_upsert_writes_nothing_and_an_equal_timestamp_with_new_content_applies(service_with):
+    """The replica applies events without the kit's dedupe record, so a repeat must be a no-op by itself;
+    FACTELEC's reconciliation republishes a status changed without a new update timestamp."""
+    service = await service_with(parts={"worker"}, consumer_max_records=500)
+    first = [point("3100001", "Titular Uno", T0), point("3100002", "Titular Dos", T0)]
+    await publish(service, first)
+    await eventually(lambda: applied(service), lambda n: n == 2, what="both applied")
+    versions = {
+        r["nic"]: (r["xmin"], r["replicated_at"])
+        for r in await service.fetch("SELECT nic, xmin::text, replicated_at FROM supply_points")
+    }
+
+    await publish(
+        service,
+        [
+            *first,  # redelivered as they were
+            point(
+                "3100002", "Titular Dos", T0, connection_status="disconnected"
+            ),  # same timestamp, new state
+            point("3100002", "Titular Dos", T0 - timedelta(days=1), connection_status="suspended"),  # older
+            *first[:1],
+        ],
+    )
+    await eventually(lambda: applied(service), lambda n: n == 7, what="the repeats applied")
+    rows = {
+        r["nic"]: r
+        for r in await service.fetch(
+            "SELECT nic, xmin::text, replicated_at, connection_status FROM supply_points"
+        )
+    }
+    assert (rows["3100001"]["xmin"], rows["3100001"]["replicated_at"]) == versions["3100001"]
+    assert rows["3100001"]["connection_status"] == "connected"
+    assert rows["3100002"]["connection_status"] == "disconnected"
+    assert await service.fetchval("SELECT count(*) FROM kit_processed_events") == 0

@@ -1,15 +1,19 @@
 """Events the attentions service consumes, and what each one does.
 
 - ``factelec.supply_point.upserted`` / ``.retired`` (topic factelec.supply-points.v1): the suministros
-  replica. Batch handlers: one statement per batch (unnest), newest ``source_updated_at`` wins, so an older
-  row that arrives late changes nothing. The FACTELEC sync pushes about a million rows; this keeps up.
+  replica. Batch handlers: one COPY and one statement per batch, newest ``source_updated_at`` wins, so an
+  older row that arrives late changes nothing and a repeated one writes nothing. The FACTELEC sync pushes a
+  million rows at a full sync. The upsert is idempotent by itself (it carries the whole state of its NIC,
+  guarded by the source's timestamp), so its events are consumed with ``deduplicate=False``: no
+  ``kit_processed_events`` row per supply point (that insert cost as much as the upsert). Retirements keep
+  the kit's dedupe: a retirement applied again after a newer upsert would retire the NIC anew.
 - ``tickets.ticket.closed`` / ``.reopened`` (topic tickets.tickets.v1): the status of the tickets accepted
   on events, which decides whether an event may close. A change older than the one applied is ignored; a
   reopen under an event that is closed already is recorded (``late_reopened_at``) but never reopens the
   ticket: no ticket is ever open under a closed event.
 
-The kit applies each batch in one transaction and records the event ids it applied in the same
-transaction, so a redelivered event has no second effect.
+The kit applies each batch in one transaction and (except for the upserts above) records the event ids it
+applied in the same transaction, so a redelivered event has no second effect.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-@subscriptions.on_batch(SupplyPointUpserted)
+@subscriptions.on_batch(SupplyPointUpserted, deduplicate=False)
 async def replicate_supply_points(deliveries: list[Delivery[SupplyPointUpserted]]) -> None:
     newest: dict[str, tuple[Any, ...]] = {}
     for delivery in deliveries:

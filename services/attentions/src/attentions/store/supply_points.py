@@ -16,13 +16,37 @@ COLUMNS = (
 )
 
 # Rows are (nic, holder, address, municipality, department, tariff, meter, connection_status,
-# source_updated_at). One statement for a whole batch; a row older than the stored one changes nothing, and
-# a newer one brings a retired supply point back.
-UPSERT = """
+# source_updated_at), at most one per NIC. A batch goes by binary COPY into a temporary table, then into the
+# replica with one statement: asyncpg encodes unnest() arrays element by element (about 10 µs a row for nine
+# arrays in the worker, against about 3 for COPY), and the replica takes a million rows at a full sync.
+INCOMING = "supply_points_incoming"
+INCOMING_COLUMNS = [
+    "nic",
+    "holder",
+    "address",
+    "municipality",
+    "department",
+    "tariff",
+    "meter",
+    "connection_status",
+    "source_updated_at",
+]
+# Per connection (pooled connections keep it), emptied at every commit.
+CREATE_INCOMING = f"""
+CREATE TEMP TABLE IF NOT EXISTS {INCOMING} (
+    nic text, holder text, address text, municipality text, department text, tariff text, meter text,
+    connection_status text, source_updated_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
+# Newest source_updated_at wins. An equal one applies when the content differs (FACTELEC's reconciliation
+# republishes a status changed without touching the row's timestamp) and is a no-op otherwise, so a
+# repeated event writes nothing (no new row version, no index entry). A newer row brings a retired supply
+# point back.
+UPSERT = f"""
 INSERT INTO supply_points AS sp (nic, holder, address, municipality, department, tariff, meter,
                                  connection_status, source_updated_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::timestamptz[])
+SELECT nic, holder, address, municipality, department, tariff, meter, connection_status, source_updated_at
+FROM {INCOMING}
 ON CONFLICT (nic) DO UPDATE SET
     holder = EXCLUDED.holder, address = EXCLUDED.address, municipality = EXCLUDED.municipality,
     department = EXCLUDED.department, tariff = EXCLUDED.tariff, meter = EXCLUDED.meter,
@@ -33,14 +57,20 @@ ON CONFLICT (nic) DO UPDATE SET
                           THEN NULL ELSE sp.retired_reason END,
     replicated_at = now()
 WHERE sp.source_updated_at < EXCLUDED.source_updated_at
+   OR (sp.source_updated_at = EXCLUDED.source_updated_at
+       AND (sp.holder, sp.address, sp.municipality, sp.department, sp.tariff, sp.meter, sp.connection_status)
+           IS DISTINCT FROM (EXCLUDED.holder, EXCLUDED.address, EXCLUDED.municipality, EXCLUDED.department,
+                             EXCLUDED.tariff, EXCLUDED.meter, EXCLUDED.connection_status))
 """
 
 
 async def upsert_many(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Must run inside a transaction (the staging table is emptied at its commit)."""
     if not rows:
         return
-    columns = list(zip(*rows, strict=True))
-    await conn.execute(UPSERT, *(list(c) for c in columns))
+    await conn.execute(CREATE_INCOMING)
+    await conn.copy_records_to_table(INCOMING, records=rows, columns=INCOMING_COLUMNS)
+    await conn.execute(UPSERT)
 
 
 async def retire_many(conn: Connection, retirements: Sequence[tuple[str, str, datetime]]) -> None:
