@@ -1,10 +1,9 @@
-"""Downloads of a report: CSV (streamed), XLSX (xlsxwriter constant_memory) and PDF (reportlab, charts).
+"""Downloads of a report: CSV (streamed), XLSX (``reports.xlsx``, streamed) and PDF (reportlab, charts).
 
 Headers and titles are Spanish (the users' language). The subject export carries every row of the
 subject (a server-side cursor feeds it, so memory stays bounded whatever the size); the overview export
-carries its tables. XLSX is written to a temporary file row by row (constant_memory flushes each row) and
-streamed from disk; PDF holds at most ``PDF_ROW_LIMIT`` detail rows (a PDF is for reading, the XLSX for
-the complete detail).
+carries its tables. XLSX is written to a temporary file row by row and streamed from disk; PDF holds at
+most ``PDF_ROW_LIMIT`` detail rows (a PDF is for reading, the XLSX for the complete detail).
 """
 
 from __future__ import annotations
@@ -13,11 +12,10 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
-import xlsxwriter
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing, String
@@ -27,6 +25,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from reports import xlsx
 from reports.domain.period import TIMEZONE
 
 PDF_ROW_LIMIT = 2000
@@ -73,14 +72,15 @@ SUBJECT_COLUMNS = [
 
 
 def local(moment: datetime | None) -> str:
-    return moment.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M") if moment else ""
+    """YYYY-MM-DD HH:MM in El Salvador (isoformat and a slice: a third of strftime's time, per cell)."""
+    return moment.astimezone(TIMEZONE).isoformat(" ", "minutes")[:16] if moment else ""
 
 
 def day(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
-def subject_line(kind: str, row: dict[str, Any]) -> list[Any]:
+def subject_line(kind: str, row: Mapping[str, Any]) -> list[Any]:
     """One detail row of the subject export, in the column order of ``SUBJECT_COLUMNS``."""
     if kind == "attention":
         status = "closed" if row["closed_at"] else "open"
@@ -154,30 +154,15 @@ async def csv_stream(header: list[str], lines: AsyncIterator[list[Any]]) -> Asyn
 # -- XLSX ---------------------------------------------------------------------------------------------------
 
 
-class XlsxFile:
-    """A workbook written row by row to a temporary file (constant_memory: one row in memory)."""
-
-    def __init__(self) -> None:
-        fd, self.path = tempfile.mkstemp(suffix=".xlsx")
-        os.close(fd)
-        self.book = xlsxwriter.Workbook(self.path, {"constant_memory": True, "tmpdir": tempfile.gettempdir()})
-        self.bold = self.book.add_format({"bold": True})
-
-    def sheet(self, name: str, header: list[str], widths: int = 18) -> Callable[[list[Any]], None]:
-        sheet = self.book.add_worksheet(name[:31])
-        sheet.set_column(0, len(header) - 1, widths)
-        sheet.write_row(0, 0, header, self.bold)
-        row = [0]
-
-        def add(values: list[Any]) -> None:
-            row[0] += 1
-            sheet.write_row(row[0], 0, values)
-
-        return add
-
-    def close(self) -> str:
-        self.book.close()
-        return self.path
+def temporary_xlsx() -> tuple[xlsx.Workbook, str]:
+    """A workbook written to a new temporary file (the caller streams it with ``file_chunks``)."""
+    fd, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(fd)
+    try:
+        return xlsx.Workbook(path), path
+    except BaseException:
+        os.unlink(path)
+        raise
 
 
 def file_chunks(path: str, size: int = 256 * 1024) -> Iterator[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -14,9 +15,9 @@ from crmkit.runtime import ServiceRuntime
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from reports import exports
+from reports import exports, xlsx
 from reports.api.schemas import OverviewReport, SubjectReport
-from reports.domain.figures import KINDS, Item, summary
+from reports.domain.figures import KINDS, Item, Tally
 from reports.domain.period import TIMEZONE, Period, PeriodError
 from reports.report import SubjectRef, find_subject, item_of, overview_report, subject_report
 from reports.store import queries
@@ -179,28 +180,57 @@ def period_text(period: Period) -> str:
     return f"Periodo: {period.start:%d/%m/%Y} al {period.end:%d/%m/%Y} (hora de El Salvador)"
 
 
+XLSX_BATCH_ROWS = 2000
+
+
 async def subject_xlsx(
     runtime: ServiceRuntime, subject: dict[str, Any], ref: SubjectRef, period: Period
 ) -> str:
-    book = exports.XlsxFile()
-    try:
-        summary_sheet = book.sheet("Resumen", [subject_title(subject)], widths=30)
-        add_detail = book.sheet("Detalle", exports.SUBJECT_COLUMNS)
-        items: list[Item] = []
-        async for line in subject_lines(runtime, ref, period, items):
-            add_detail(line)
-        figures = summary(items, period, today())
-        summary_sheet([period_text(period)])
-        summary_sheet([])
-        summary_sheet(exports.SUMMARY_HEADER)
-        for line in exports.summary_lines(figures):
-            summary_sheet(line)
-        summary_sheet([])
+    """Sheets ``Resumen`` (figures) and ``Detalle`` (every row) in a temporary file. Rows are read on the
+    event loop in batches through a server-side cursor and written by a worker thread, the next batch read
+    while the last one is written: other requests are served meanwhile, and at most two batches are in
+    memory (the summary is tallied row by row)."""
+    loop = asyncio.get_running_loop()
+    book, path = exports.temporary_xlsx()
+    tally = Tally(period, today())
+    detail: xlsx.Sheet | None = None
+
+    def write(kind: str, rows: list[Any]) -> None:
+        assert detail is not None
+        for row in rows:
+            tally.add(item_of(kind, row))
+            detail.add(exports.subject_line(kind, row))
+
+    def write_summary() -> None:
+        figures = tally.summary()
+        sheet = book.sheet("Resumen", [subject_title(subject)], width=30, position=0)
+        for line in [[period_text(period)], [], exports.SUMMARY_HEADER, *exports.summary_lines(figures), []]:
+            sheet.add(line)
         for line in exports.compliance_lines(figures["events"]):
-            summary_sheet(line)
-        return book.close()
+            sheet.add(line)
+        book.close()
+
+    writing: asyncio.Future[None] | None = None
+    try:
+        detail = book.sheet("Detalle", exports.SUBJECT_COLUMNS, position=1)
+        async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
+            for kind in KINDS:
+                async for rows in queries.subject_row_batches(
+                    conn, kind, ref.column, ref.key, period.since, period.until, XLSX_BATCH_ROWS
+                ):
+                    if writing is not None:
+                        await asyncio.shield(writing)
+                    writing = loop.run_in_executor(None, write, kind, rows)
+        if writing is not None:
+            await asyncio.shield(writing)
+        writing = loop.run_in_executor(None, write_summary)
+        await asyncio.shield(writing)
+        return path
     except BaseException:
-        book.book.close()
+        if writing is not None and not writing.done():
+            await asyncio.wait([writing])  # a thread cannot be stopped: let it finish before cleaning up
+        book.abort()
+        os.unlink(path)
         raise
 
 
@@ -282,12 +312,13 @@ async def export_overview(
         )
         return Response(body, media_type=MEDIA["csv"], headers=headers)
     if format == "xlsx":
-        book = exports.XlsxFile()
+        book, path = exports.temporary_xlsx()
         for title, header, rows in tables:
-            add = book.sheet(title, header)
+            sheet = book.sheet(title, header)
             for r in rows:
-                add(r)
-        return StreamingResponse(exports.file_chunks(book.close()), media_type=MEDIA["xlsx"], headers=headers)
+                sheet.add(r)
+        book.close()
+        return StreamingResponse(exports.file_chunks(path), media_type=MEDIA["xlsx"], headers=headers)
     charts = [exports.weekly_chart(report["charts"]["weekly"])]
     if report["charts"]["compliance_by_area"]:
         charts.append(exports.compliance_chart(report["charts"]["compliance_by_area"]))

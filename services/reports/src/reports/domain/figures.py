@@ -61,54 +61,100 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def mean_days(items: Iterable[Item]) -> float | None:
-    spans = [
-        (i.closed_at - i.opened_at).total_seconds() / 86400
-        for i in items
-        if i.closed_at is not None and i.opened_at is not None
-    ]
-    return round(sum(spans) / len(spans), 2) if spans else None
+@dataclass
+class KindTally:
+    """The figures of a set of items of one kind, added one item at a time (an export counts its rows as it
+    writes them, without keeping them)."""
+
+    period: Period
+    as_of: date
+    opened: int = 0
+    closed: int = 0
+    open_at_end: int = 0
+    overdue: int = 0
+    days: float = 0.0  # closure minus opening, in days, summed over the closed items that have both
+    timed: int = 0
+    internal_kept: int = 0
+    client_kept: int = 0
+    reopened: int = 0
+    reopens: int = 0
+
+    def add(self, item: Item) -> None:
+        period = self.period
+        self.opened += item.opened_in(period)
+        if item.closed_at is not None and item.closed_in(period):
+            self.closed += 1
+            if item.opened_at is not None:
+                self.days += (item.closed_at - item.opened_at).total_seconds() / 86400
+                self.timed += 1
+            day = local_date(item.closed_at)
+            self.internal_kept += item.due is not None and day <= item.due
+            self.client_kept += item.client_due is not None and day <= item.client_due
+        self.open_at_end += item.open_at(self.as_of)
+        self.overdue += item.overdue_at(self.as_of)
+        self.reopened += item.reopened_in(period)
+        self.reopens += sum(1 for r in item.reopens if period.contains(r))
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "opened": self.opened,
+            "closed": self.closed,
+            "open_at_end": self.open_at_end,
+            "overdue": self.overdue,
+            "avg_days_to_close": round(self.days / self.timed, 2) if self.timed else None,
+        }
+
+    def compliance(self) -> dict[str, Any]:
+        return {
+            "internal_kept": self.internal_kept,
+            "client_kept": self.client_kept,
+            "internal_kept_rate": rate(self.internal_kept, self.closed),
+            "client_kept_rate": rate(self.client_kept, self.closed),
+            "promise_kept_rate": rate(self.client_kept, self.closed),
+        }
+
+
+def _tally(items: Iterable[Item], period: Period, as_of: date) -> KindTally:
+    tally = KindTally(period, as_of)
+    for item in items:
+        tally.add(item)
+    return tally
 
 
 def kind_figures(items: Sequence[Item], period: Period, as_of: date) -> dict[str, Any]:
-    closed = [i for i in items if i.closed_in(period)]
-    figures: dict[str, Any] = {
-        "opened": sum(1 for i in items if i.opened_in(period)),
-        "closed": len(closed),
-        "open_at_end": sum(1 for i in items if i.open_at(as_of)),
-        "overdue": sum(1 for i in items if i.overdue_at(as_of)),
-        "avg_days_to_close": mean_days(closed),
-    }
-    return figures
+    return _tally(items, period, as_of).figures()
 
 
 def compliance(events: Sequence[Item], period: Period) -> dict[str, Any]:
-    closed = [(e, local_date(e.closed_at)) for e in events if e.closed_at is not None and e.closed_in(period)]
-    internal = sum(1 for e, day in closed if e.due is not None and day <= e.due)
-    client = sum(1 for e, day in closed if e.client_due is not None and day <= e.client_due)
-    return {
-        "internal_kept": internal,
-        "client_kept": client,
-        "internal_kept_rate": rate(internal, len(closed)),
-        "client_kept_rate": rate(client, len(closed)),
-        "promise_kept_rate": rate(client, len(closed)),
-    }
+    return _tally(events, period, period.end).compliance()
 
 
-def summary(items: Sequence[Item], period: Period, today: date) -> dict[str, Any]:
+class Tally:
+    """The summary block of a report, added one item at a time."""
+
+    def __init__(self, period: Period, today: date) -> None:
+        self.as_of = period.as_of(today)
+        self.kinds = {kind: KindTally(period, self.as_of) for kind in KINDS}
+
+    def add(self, item: Item) -> None:
+        self.kinds[item.kind].add(item)
+
+    def summary(self) -> dict[str, Any]:
+        events, tickets = self.kinds["event"], self.kinds["ticket"]
+        return {
+            "as_of": self.as_of.isoformat(),
+            "attentions": self.kinds["attention"].figures(),
+            "events": events.figures() | events.compliance(),
+            "tickets": tickets.figures() | {"reopened": tickets.reopened, "reopens": tickets.reopens},
+        }
+
+
+def summary(items: Iterable[Item], period: Period, today: date) -> dict[str, Any]:
     """The summary block of a report over every item of one subject (or any set of items)."""
-    as_of = period.as_of(today)
-    by_kind = {kind: [i for i in items if i.kind == kind] for kind in KINDS}
-    events = kind_figures(by_kind["event"], period, as_of) | compliance(by_kind["event"], period)
-    tickets = kind_figures(by_kind["ticket"], period, as_of)
-    tickets["reopened"] = sum(1 for t in by_kind["ticket"] if t.reopened_in(period))
-    tickets["reopens"] = sum(1 for t in by_kind["ticket"] for r in t.reopens if period.contains(r))
-    return {
-        "as_of": as_of.isoformat(),
-        "attentions": kind_figures(by_kind["attention"], period, as_of),
-        "events": events,
-        "tickets": tickets,
-    }
+    tally = Tally(period, today)
+    for item in items:
+        tally.add(item)
+    return tally.summary()
 
 
 def weekly(items: Iterable[Item], period: Period) -> list[dict[str, Any]]:

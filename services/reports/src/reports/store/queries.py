@@ -105,6 +105,15 @@ async def subject_rows(
     return [dict(r) for r in await conn.fetch(subject_query(kind, column), key, since, until)]
 
 
+async def subject_row_batches(
+    conn: Connection, kind: str, column: SubjectColumn, key: Any, since: datetime, until: datetime, size: int
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """The same rows in lists of ``size`` through a server-side cursor (call inside a transaction)."""
+    cursor = await conn.cursor(subject_query(kind, column), key, since, until)
+    while rows := await cursor.fetch(size):
+        yield rows
+
+
 async def stream_subject_rows(
     conn: Connection, kind: str, column: SubjectColumn, key: Any, since: datetime, until: datetime
 ) -> AsyncIterator[dict[str, Any]]:
