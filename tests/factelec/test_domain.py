@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from typing import Any
 
@@ -29,6 +30,7 @@ from factelec_sync.domain.reconcile import (
 )
 from factelec_sync.domain.runs import RunCounters, RunSummary
 from factelec_sync.domain.watermark import BEGINNING, OutOfOrderPage, Watermark, advance, lag_seconds
+from factelec_sync.publisher import murmur2
 from factelec_sync.settings import DEMO_COLUMNS, DEMO_STATUSES
 from factelec_sync.source.postgres import compile_named
 
@@ -253,6 +255,29 @@ def test_the_fast_envelope_is_the_contracts_envelope() -> None:
         "content-type": b"application/json",
         "correlation_id": str(correlation).encode(),
     }
+
+
+@pytest.mark.parametrize(
+    "holder",
+    ['Comercial "El Ñandú", S.A. de C.V.', 'x,"data":{"nic":"1"}', "tab\tand \\ backslash", "Año 😀"],
+)
+def test_the_one_call_encoding_of_incremental_runs_makes_the_same_bytes_and_digest(holder: str) -> None:
+    encoder = EventEncoder("factelec-sync", uuid.uuid4())
+    point = _point(nombre_titular=holder)
+    [event_id] = new_event_ids(1)
+    record, digest = encoder.upserted_point(point, event_id)
+    prepared = prepare(point)
+    assert record == encoder.upserted(prepared, event_id)
+    assert digest == prepared.digest  # reconciliation compares it with prepare()'s
+
+
+def test_the_partitioner_is_kafkas_murmur2() -> None:
+    from aiokafka.partitioner import murmur2 as reference
+
+    rng = random.Random(7)
+    keys = [rng.randbytes(rng.randint(0, 40)) for _ in range(5000)]
+    keys += [str(3_000_000 + i).encode() for i in range(5000)] + ["NIC-ñ".encode(), b""]
+    assert [murmur2(k) for k in keys] == [reference(k) for k in keys]
 
 
 def test_the_retired_event_is_the_contracts_too() -> None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from crm_contracts.events.factelec import SupplyPointUpserted
 from crm_contracts.registry import topic_for
 from crmkit.kafka import producer_options
@@ -27,6 +27,37 @@ from factelec_sync.settings import Settings
 SUPPLY_POINTS_TOPIC = topic_for(SupplyPointUpserted)
 STOP_TIMEOUT_S = 15.0
 
+_M = 0x5BD1E995
+_WORDS: dict[int, struct.Struct] = {}
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's ``Utils.murmur2``, aiokafka's ``partitioner.murmur2``), with the
+    4-byte words unpacked at once: aiokafka's pure-Python loop cost about 3.5 µs a key, a tenth of the
+    sync's time per row. A test compares the two on many keys."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    n = length >> 2
+    if n:
+        words = _WORDS.get(n)
+        if words is None:
+            words = _WORDS[n] = struct.Struct(f"<{n}I")
+        for k in words.unpack_from(data):
+            k = (k * _M) & 0xFFFFFFFF
+            k ^= k >> 24
+            h = ((h * _M) & 0xFFFFFFFF) ^ ((k * _M) & 0xFFFFFFFF)
+    tail = length & 3
+    if tail:
+        i = length - tail
+        if tail == 3:
+            h ^= data[i + 2] << 16
+        if tail >= 2:
+            h ^= data[i + 1] << 8
+        h = ((h ^ data[i]) * _M) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * _M) & 0xFFFFFFFF
+    return h ^ (h >> 15)
+
 
 class Publisher:
     def __init__(self, settings: Settings) -> None:
@@ -34,7 +65,6 @@ class Publisher:
         self.topic = settings.topic(SUPPLY_POINTS_TOPIC.name)
         self._producer: AIOKafkaProducer | None = None
         self._partitions: list[int] = []
-        self._partitioner = DefaultPartitioner()
 
     async def start(self) -> None:
         options = producer_options(self.settings)
@@ -65,7 +95,9 @@ class Publisher:
                 await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
 
     def partition_of(self, key: bytes) -> int:
-        return int(self._partitioner(key, self._partitions, self._partitions))
+        """aiokafka's DefaultPartitioner (the Java client's for a keyed record)."""
+        partitions = self._partitions
+        return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> asyncio.Future[Any]:
         """Hand the records to the producer; the result resolves when the broker acknowledged them all."""
@@ -74,8 +106,10 @@ class Publisher:
             raise RuntimeError("the publisher is not started")
         futures: list[asyncio.Future[Any]] = []
         builders: dict[int, Any] = {}
+        partitions = self._partitions
+        count = len(partitions)
         for record in records:
-            partition = self.partition_of(record.key)
+            partition = partitions[(murmur2(record.key) & 0x7FFFFFFF) % count]
             builder = builders.get(partition)
             if builder is None:
                 builder = builders[partition] = producer.create_batch()

@@ -418,9 +418,17 @@ class SupplyPointSync:
         previous_write: asyncio.Future[None] | None,
     ) -> _Staged:
         points, rejected = _split(rows, self.schema)
-        prepared = [prepare(p) for p in points]
-        write = asyncio.ensure_future(self._record(run, prepared, points, rejected, previous=previous_write))
-        records = self._encode(run, prepared)
+        encode = run.encoder.upserted_point
+        records: list[OutgoingRecord] = []
+        remembered: list[known.KnownRow] = []
+        for point, event_id in zip(points, new_event_ids(len(points)), strict=True):
+            record, digest = encode(point, event_id)
+            records.append(record)
+            remembered.append((point.nic, digest, point.connection_status, point.source_updated_at))
+        # PostgreSQL records this page while this process maps and encodes the next one.
+        write = asyncio.ensure_future(
+            self._record(run, remembered, points, rejected, previous=previous_write)
+        )
         counters = RunCounters(read=len(rows), published=len(records), quarantined=len(rejected))
         return _Staged(records, write, counters, "incremental", page_wm)
 
@@ -436,7 +444,9 @@ class SupplyPointSync:
             last = await known.lookup(conn, [p.nic for p in prepared])
         changed = to_republish(prepared, last)
         seen = [p.nic for p in points] + [r.nic for r in rejected if r.nic]
-        write = asyncio.ensure_future(self._record(run, changed, points, rejected, seen))
+        write = asyncio.ensure_future(
+            self._record(run, [known.known_row(p) for p in changed], points, rejected, seen)
+        )
         records = self._encode(run, changed)
         counters = RunCounters(read=len(rows), published=len(records), quarantined=len(rejected))
         return _Staged(records, write, counters, "reconcile", None)
@@ -451,7 +461,7 @@ class SupplyPointSync:
     async def _record(
         self,
         run: _Run,
-        prepared: Sequence[Prepared],
+        remembered: Sequence[known.KnownRow],
         valid: Sequence[SupplyPoint],
         rejected: Sequence[Rejected],
         seen: Sequence[str] = (),
@@ -462,7 +472,7 @@ class SupplyPointSync:
         async with self.pool.acquire() as conn, conn.transaction():
             if seen:
                 await known.mark_seen(conn, seen)
-            await known.remember(conn, prepared)
+            await known.remember(conn, remembered)
             if rejected:
                 await quarantine.record(conn, run.run_id, rejected)
                 run.open_quarantine.update(r.key for r in rejected)

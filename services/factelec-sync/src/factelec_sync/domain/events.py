@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import uuid
 import zlib
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import orjson
 from crm_contracts.events.factelec import SupplyPointRetired, SupplyPointUpserted
@@ -26,8 +26,7 @@ from factelec_sync.domain.mapping import SupplyPoint
 RETIRED_REASON = "not found in FACTELEC (full reconciliation)"
 
 
-@dataclass(slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A supply point with its payload JSON and the payload's digest."""
 
     point: SupplyPoint
@@ -39,9 +38,9 @@ class Prepared:
         return self.point.nic
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
-    """One Kafka record: key, value (the envelope) and headers (kit.outbox.record_headers' layout)."""
+class OutgoingRecord(NamedTuple):
+    """One Kafka record: key, value (the envelope) and headers (kit.outbox.record_headers' layout). Named
+    tuples: one per row of a run, cheaper to make than dataclasses."""
 
     key: bytes
     value: bytes
@@ -151,6 +150,43 @@ class EventEncoder:
                 b"}",
             )
         )
+
+    def upserted_point(self, p: SupplyPoint, event_id: str) -> tuple[OutgoingRecord, int]:
+        """The record of a supply point and its payload's digest, from one orjson call: the path of every
+        row of an incremental run (about 2 µs less per row than ``prepare`` then ``upserted``). The bytes
+        are the same (a test compares them); the payload is the value's tail after ``"data":``, which
+        cannot occur earlier: every string before it is JSON-escaped and no earlier key is ``data``."""
+        ts = p.source_updated_at
+        event_type = SupplyPointUpserted.event_type
+        value = orjson.dumps(
+            {
+                "event_id": event_id,
+                "type": event_type,
+                "schema_version": SupplyPointUpserted.version,
+                "occurred_at": ts,
+                "producer": self.producer,
+                "correlation_id": self.correlation_id,
+                "causation_id": None,
+                "partition_key": p.nic,
+                "data": {
+                    "nic": p.nic,
+                    "holder": p.holder,
+                    "address": p.address,
+                    "municipality": p.municipality,
+                    "department": p.department,
+                    "tariff": p.tariff,
+                    "meter": p.meter,
+                    "connection_status": p.connection_status,
+                    "source_updated_at": ts,
+                },
+            },
+            option=orjson.OPT_UTC_Z,
+        )
+        data = value[value.index(b',"data":') + 8 : -1]
+        record = OutgoingRecord(
+            p.nic.encode(), value, [("event_id", event_id.encode()), *self._headers[event_type]]
+        )
+        return record, digest_of(data)
 
     def upserted(self, prepared: Prepared, event_id: str) -> OutgoingRecord:
         """The fact happened when FACTELEC stamped the row: ``occurred_at`` is its update timestamp."""

@@ -3,30 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from crmkit.db import Connection
 
 from factelec_sync.domain.events import Prepared
 from factelec_sync.domain.reconcile import Known
 
+KnownRow = tuple[str, int, str, datetime]
 
-async def remember(conn: Connection, prepared: Sequence[Prepared]) -> None:
-    """Record what is about to be published. Written BEFORE the publish: a supply point a replica may
-    hold is always known here, so a later reconciliation can retire it."""
-    if not prepared:
+
+# A page goes by binary COPY into a temporary table (per pooled connection, emptied at each commit), then
+# into the table with one statement: asyncpg encodes unnest() arrays element by element, about 4.5 µs a row
+# for these four arrays in the sync's process, COPY about 1.3.
+_INCOMING = "sync_known_incoming"
+_CREATE_INCOMING = f"""CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} (
+    nic text, digest bigint, connection_status text, source_updated_at timestamptz) ON COMMIT DELETE ROWS"""
+_REMEMBER = f"""
+INSERT INTO sync_known_supply_points AS k (nic, digest, connection_status, source_updated_at)
+SELECT nic, digest, connection_status, source_updated_at FROM {_INCOMING}
+ON CONFLICT (nic) DO UPDATE SET digest = EXCLUDED.digest,
+    connection_status = EXCLUDED.connection_status,
+    source_updated_at = EXCLUDED.source_updated_at, recorded_at = now(), retired_at = NULL
+WHERE k.digest <> EXCLUDED.digest OR k.retired_at IS NOT NULL"""
+
+
+def known_row(p: Prepared) -> KnownRow:
+    return (p.point.nic, p.digest, p.point.connection_status, p.point.source_updated_at)
+
+
+async def remember(conn: Connection, rows: Sequence[KnownRow]) -> None:
+    """Record what is about to be published: (nic, digest, connection status, source_updated_at), at
+    most one row per NIC. Written BEFORE the publish: a supply point a replica may hold is always known
+    here, so a later reconciliation can retire it. Inside a transaction (the staging table is emptied at
+    its commit)."""
+    if not rows:
         return
-    await conn.execute(
-        """INSERT INTO sync_known_supply_points AS k (nic, digest, connection_status, source_updated_at)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[])
-           ON CONFLICT (nic) DO UPDATE SET digest = EXCLUDED.digest,
-               connection_status = EXCLUDED.connection_status,
-               source_updated_at = EXCLUDED.source_updated_at, recorded_at = now(), retired_at = NULL
-           WHERE k.digest <> EXCLUDED.digest OR k.retired_at IS NOT NULL""",
-        [p.point.nic for p in prepared],
-        [p.digest for p in prepared],
-        [p.point.connection_status for p in prepared],
-        [p.point.source_updated_at for p in prepared],
+    await conn.execute(_CREATE_INCOMING)
+    await conn.copy_records_to_table(
+        _INCOMING, records=rows, columns=["nic", "digest", "connection_status", "source_updated_at"]
     )
+    await conn.execute(_REMEMBER)
 
 
 async def lookup(conn: Connection, nics: Sequence[str]) -> dict[str, Known]:
