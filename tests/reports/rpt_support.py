@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from crm_contracts.envelope import Envelope, EventModel, new_envelope
@@ -77,3 +78,22 @@ class Crm:
     async def close(self) -> None:
         for http in self._clients:
             await http.aclose()
+
+
+# The maintained rollups against the ones computed from the rows (rows netted to zero by a move or a reopen
+# are left in place and skipped).
+DIFFERENCE = """
+(SELECT * FROM rpt_rollups
+ WHERE (opened, closed, closed_us, open_delta, overdue_delta, internal_kept, client_kept)
+     <> (0, 0, 0, 0, 0, 0, 0)
+ EXCEPT ALL SELECT * FROM rpt_rollups_expected)
+UNION ALL
+(SELECT * FROM rpt_rollups_expected EXCEPT ALL SELECT * FROM rpt_rollups)
+"""
+
+
+async def assert_rollups_agree(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM rpt_rollups_expected") > 0
+        assert [dict(r) for r in await conn.fetch(DIFFERENCE)] == []
+        assert await conn.fetchval("SELECT count(*) FROM rpt_rollup_queue") == 0

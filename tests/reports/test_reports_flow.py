@@ -36,7 +36,7 @@ from eventually import eventually
 from reports.rebuild import rebuild
 from reports.settings import Settings as ReportsSettings
 from reports.store.projection import truncate
-from rpt_support import Crm
+from rpt_support import Crm, assert_rollups_agree
 
 pytestmark = pytest.mark.integration
 
@@ -555,6 +555,7 @@ async def test_rebuild_from_the_topics_gives_the_same_reports(crm: Crm, history:
     settings = crm.reports_rt.settings
     assert isinstance(settings, ReportsSettings)
     pool = crm.reports_rt.pool
+    await assert_rollups_agree(pool)  # as maintained by the worker, event by event
     async with pool.acquire() as conn, conn.transaction():
         await truncate(conn, settings.service_name)
     assert (await admin.get("/reports/subject", params=params)).status_code == 404  # dropped: nothing left
@@ -564,3 +565,4 @@ async def test_rebuild_from_the_topics_gives_the_same_reports(crm: Crm, history:
     assert read > 20
     assert await ok(await admin.get("/reports/subject", params=params)) == before_subject
     assert await ok(await admin.get("/reports/overview", params=P)) == before_overview
+    await assert_rollups_agree(pool)  # as maintained through the replay
