@@ -40,7 +40,7 @@ from crm_contracts.registry import TOPICS, Topic, deadletter_topic
 from pydantic import ValidationError
 
 from crmkit import context, metrics
-from crmkit.db import Connection
+from crmkit.db import DATABASE_UNAVAILABLE, Connection
 from crmkit.outbox import Outbox
 from crmkit.settings import KitSettings
 
@@ -53,12 +53,7 @@ E = TypeVar("E", bound=EventModel)
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
+    *DATABASE_UNAVAILABLE,
     KafkaError,
 )
 

@@ -20,6 +20,20 @@ from asyncpg.pool import PoolConnectionProxy
 Connection = asyncpg.Connection | PoolConnectionProxy
 
 KIT_MIGRATIONS = Path(__file__).parent / "migrations"
+
+# "PostgreSQL is away", not "this request or event is wrong": answered 503 by the APIs, retried (never
+# dead-lettered) by the consumers. InternalClientError is asyncpg refusing to use a connection whose last
+# operation was cut off by the server going away (seen when PostgreSQL stopped under load).
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
 log = logging.getLogger(__name__)
 
 
@@ -28,8 +42,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a pooled connection needs on its way back: nothing beyond asyncpg's own cleanup (it rolls back a
+    transaction left open and drops listeners). The services keep no session state on pooled connections
+    (no SET, LISTEN, cursor or session advisory lock: the relay's and the sync run's locks live on their
+    own connections), so asyncpg's default reset query (RESET ALL, UNLISTEN, CLOSE ALL, unlock all) would
+    only add a round trip to every request."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+    )
     assert pool is not None
     return pool
 

@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from crmkit.db import DATABASE_UNAVAILABLE
+
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
@@ -61,15 +63,6 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
 
 
 # Errors that mean PostgreSQL is restarting or unreachable, not that the request is wrong.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    ConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
