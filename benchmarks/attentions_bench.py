@@ -1,11 +1,14 @@
 """Attentions service benchmark: create and list attentions at 32 concurrent clients, beside bare asyncpg.
 
     python3 -m uv run python benchmarks/attentions_bench.py [--creates 6000] [--lists 3000] [--concurrency 32]
+        [--processes 2]
 
 One run, one box, one PostgreSQL, one broker:
 - the service runs as it is deployed: ``python -m attentions run`` (API, worker and outbox relay in one
-  process, uvicorn) in a subprocess, with real JWT verification (RS256) on every request;
-- the load generator (this process) drives it over HTTP with httpx, ``--concurrency`` requests in flight;
+  process, uvicorn), ``--processes`` of them sharing the port as replicas on one host would, with real JWT
+  verification (RS256) on every request;
+- the load generator (this process) drives it over HTTP, ``--concurrency`` requests in flight;
+- the CPU each party spent per request (service, PostgreSQL, load generator) says where the cores went;
 - create: ``POST /clients/{id}/attentions`` (access check, ATN code, insert, audit row, outbox event in one
   transaction); list: ``GET /attentions?limit=50`` as an agent (access filter, progress counts, total);
 - the harness ceiling: the same load generator against ``GET /healthz`` (no database, no auth);
@@ -40,7 +43,11 @@ AUDIENCE = "edesal-crm"
 
 
 @contextlib.contextmanager
-def service_process(dsn: str, bootstrap: str, issuer: DevTokenIssuer, port: int) -> Iterator[tuple[str, int]]:
+def service_processes(
+    dsn: str, bootstrap: str, issuer: DevTokenIssuer, port: int, count: int
+) -> Iterator[tuple[str, list[int]]]:
+    """``count`` processes of the service sharing one port (HTTP_REUSE_PORT: the kernel spreads the
+    connections), as a host runs several replicas; each runs API, worker and relay (one relay leads)."""
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
@@ -52,23 +59,29 @@ def service_process(dsn: str, bootstrap: str, issuer: DevTokenIssuer, port: int)
         "JWT_PUBLIC_KEY": issuer.public_pem(),
         "LOG_LEVEL": "WARNING",
         "DEV_AUTH": "false",
+        "HTTP_REUSE_PORT": "true",
     }
-    proc = subprocess.Popen(
-        # BENCH_PARTS=api measures the API alone (no relay publishing the created events in the same process)
-        [sys.executable, "-m", "attentions", os.environ.get("BENCH_PARTS", "run")],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    procs = [
+        subprocess.Popen(
+            # BENCH_PARTS=api measures the API alone (no relay publishing the created events in the process)
+            [sys.executable, "-m", "attentions", os.environ.get("BENCH_PARTS", "run")],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        for _ in range(count)
+    ]
     try:
         wait_for_port("127.0.0.1", port, timeout=60)
-        yield f"http://127.0.0.1:{port}", proc.pid
+        yield f"http://127.0.0.1:{port}", [p.pid for p in procs]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 class RawHttp:
@@ -110,18 +123,34 @@ class RawHttp:
 Request = Callable[[RawHttp, int], Awaitable[tuple[int, bytes]]]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on the box (backends, WAL writer, checkpointer): the database's share."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+    return pids
 
 
 async def drive(
-    base: str, total: int, concurrency: int, request: Request, expect: int, pid: int | None = None
+    base: str, total: int, concurrency: int, request: Request, expect: int, pids: list[int] | None = None
 ) -> dict[str, Any]:
     """``total`` requests, ``concurrency`` in flight (one keep-alive connection each); latency and rate.
 
-    With ``pid``: the CPU the service process spent per request, a figure the load of the box hardly moves.
+    With ``pids``: the CPU the service's processes spent per request, a figure the load of the box hardly
+    moves; and, beside it, what PostgreSQL and this load generator spent: where the two cores went.
     """
     latencies: list[float] = []
     errors: dict[str, int] = {}
@@ -136,7 +165,8 @@ async def drive(
             if status != expect:
                 errors[str(status)] = errors.get(str(status), 0) + 1
 
-    cpu_before = cpu_seconds(pid) if pid else 0.0
+    database = postgres_pids()
+    cpu_before = (cpu_seconds(pids or []), cpu_seconds(database), cpu_seconds([os.getpid()]))
     started = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in connections))
     elapsed = time.perf_counter() - started
@@ -149,10 +179,15 @@ async def drive(
         **summary_ms(latencies),
         "errors": errors,
     }
-    if pid:
-        per_request = (cpu_seconds(pid) - cpu_before) / total
+    if pids:
+        per_request = (cpu_seconds(pids) - cpu_before[0]) / total
         result["service_cpu_ms_per_request"] = round(per_request * 1000, 3)
         result["one_core_ceiling_per_s"] = round(1 / per_request) if per_request else None
+        database_s = cpu_seconds(database) - cpu_before[1]
+        result["postgres_cpu_ms_per_request"] = round(database_s / total * 1000, 3)
+        result["load_generator_cpu_ms_per_request"] = round(
+            (cpu_seconds([os.getpid()]) - cpu_before[2]) / total * 1000, 3
+        )
     return result
 
 
@@ -255,13 +290,13 @@ async def bare_asyncpg(dsn: str, n: int, concurrency: int) -> dict[str, Any]:
     return {"one_connection_loop": sequential, "pool_32_tasks": pooled}
 
 
-async def main(creates: int, lists: int, concurrency: int) -> None:
+async def main(creates: int, lists: int, concurrency: int, processes: int) -> None:
     load_before = os.getloadavg()
     issuer = DevTokenIssuer(issuer=ISSUER, audience=AUDIENCE)
     with broker() as bootstrap:
         async with scratch_database("attentions") as dsn:
             port = free_port()
-            with service_process(dsn, bootstrap, issuer, port) as (base, pid):
+            with service_processes(dsn, bootstrap, issuer, port, processes) as (base, pids):
                 async with httpx.AsyncClient(base_url=base, timeout=30) as probe:
                     for _ in range(600):
                         with contextlib.suppress(httpx.HTTPError):
@@ -270,7 +305,7 @@ async def main(creates: int, lists: int, concurrency: int) -> None:
                         await asyncio.sleep(0.1)
                 pairs = await seed(base, issuer, concurrency)
                 ceiling = await drive(
-                    base, 5000, concurrency, lambda h, i: h.request("GET", "/healthz"), 200, pid
+                    base, 5000, concurrency, lambda h, i: h.request("GET", "/healthz"), 200, pids
                 )
                 print(f"harness ceiling (GET /healthz): {ceiling}")
 
@@ -289,7 +324,7 @@ async def main(creates: int, lists: int, concurrency: int) -> None:
                     return http.request("POST", f"/clients/{client_id}/attentions", body, headers)
 
                 await drive(base, 500, concurrency, create, 201)  # warm-up (connections, caches): not counted
-                created = await drive(base, creates, concurrency, create, 201, pid)
+                created = await drive(base, creates, concurrency, create, 201, pids)
                 print(f"create: {created}")
 
                 def list_(http: RawHttp, i: int) -> Awaitable[tuple[int, bytes]]:
@@ -298,7 +333,7 @@ async def main(creates: int, lists: int, concurrency: int) -> None:
                         "GET", "/attentions?limit=50", headers={"Authorization": f"Bearer {token}"}
                     )
 
-                listed = await drive(base, lists, concurrency, list_, 200, pid)
+                listed = await drive(base, lists, concurrency, list_, 200, pids)
                 print(f"list (agent): {listed}")
                 admin = issuer.issue("u-admin", roles=["admin"], ttl_s=3600)
 
@@ -307,7 +342,7 @@ async def main(creates: int, lists: int, concurrency: int) -> None:
                         "GET", "/attentions?limit=50", headers={"Authorization": f"Bearer {admin}"}
                     )
 
-                listed_admin = await drive(base, lists, concurrency, list_admin, 200, pid)
+                listed_admin = await drive(base, lists, concurrency, list_admin, 200, pids)
                 print(f"list (admin): {listed_admin}")
 
                 def create_httpx(http: httpx.AsyncClient, i: int) -> Any:
@@ -332,7 +367,10 @@ async def main(creates: int, lists: int, concurrency: int) -> None:
             bare = await bare_asyncpg(bare_dsn, creates, concurrency)
             print(f"bare asyncpg: {bare}")
     results = {
-        "service": "python -m attentions run (API + worker + relay, 1 process, uvicorn, pool of 10)",
+        "service": (
+            f"python -m attentions run x {processes} (API + worker + relay each, one port shared with "
+            "SO_REUSEPORT, uvicorn, pool of 10 each; one relay leads)"
+        ),
         "auth": "RS256 bearer JWT verified on every request",
         "load_generator": "lean HTTP/1.1 keep-alive client, one connection per request in flight (RawHttp)",
         "load_average_before": load_before,
@@ -356,6 +394,7 @@ if __name__ == "__main__":
     parser.add_argument("--creates", type=int, default=6000)
     parser.add_argument("--lists", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--processes", type=int, default=2, help="service processes sharing the port")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
-    asyncio.run(main(args.creates, args.lists, args.concurrency))
+    asyncio.run(main(args.creates, args.lists, args.concurrency, args.processes))

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +168,22 @@ def probe_app(runtime: ServiceRuntime, parts: Collection[str]) -> FastAPI | None
     )
 
 
+def listening_socket(settings: KitSettings) -> socket.socket:
+    """The API's socket, bound here rather than by uvicorn so that it may share the port with the other
+    processes of the service (``http_reuse_port``)."""
+    family, kind, _, _, address = socket.getaddrinfo(
+        settings.http_host, settings.http_port, type=socket.SOCK_STREAM
+    )[0]
+    sock = socket.socket(family, kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if settings.http_reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: this process shuts down the API, worker and relay together."""
 
@@ -198,7 +215,7 @@ async def serve(definition: ServiceDefinition, parts: Collection[str]) -> None:
             timeout_graceful_shutdown=10,
         )
         server = _Server(config)
-        server_task = asyncio.create_task(server.serve())
+        server_task = asyncio.create_task(server.serve(sockets=[listening_socket(settings)]))
     log.info("%s started (%s)", settings.service_name, ", ".join(sorted(parts)))
     await stop.wait()
     log.info("%s stopping", settings.service_name)

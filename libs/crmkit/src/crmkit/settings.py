@@ -46,6 +46,10 @@ class KitSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Several processes of one service on one host share the port (SO_REUSEPORT: the kernel spreads the
+    # connections): how one machine's cores serve one API. Off by default, so a port taken by mistake is
+    # an error rather than a silent neighbour.
+    http_reuse_port: bool = False
     log_level: str = "INFO"
     log_json: bool = True
 
