@@ -272,8 +272,16 @@ class ComandaSimulator:
         )
 
     async def publish(self, ticket: uuid.UUID | str, status: ComandaStatus, **kwargs: Any) -> Envelope[Any]:
+        """Change a ticket and publish the change; if it cannot be published, the inbox stays as it was
+        (the change did not happen as far as anyone else can tell, and it may be made again)."""
+        before = self.store.get(str(ticket))
         envelope = self.change(ticket, status, **kwargs)
-        await self.send(envelope)
+        try:
+            await self.send(envelope)
+        except BaseException:
+            if before is not None:
+                self.store.put(before)
+            raise
         return envelope
 
     async def accept(self, ticket: uuid.UUID | str, *, by: str | None = None) -> Envelope[Any]:
