@@ -88,7 +88,7 @@ class ServiceRuntime:
     async def start(self, parts: Collection[str] = ALL_PARTS) -> None:
         d = self.definition
         await migrate(self.settings.database_url, d.migrations)
-        self._pool = await create_pool(self.settings.database_url, max_size=10)
+        self._pool = await create_pool(self.settings.database_url, max_size=self.settings.database_pool_size)
         if self.settings.create_topics and d.produces:
             await ensure_topics(self.settings, d.produces)
         if "worker" in parts:

@@ -11,6 +11,8 @@ class KitSettings(BaseSettings):
 
     service_name: str = Field(default="crm", description="Name used as producer, consumer group and in logs.")
     database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/crm")
+    # Connections per process. More than a few busy backends per core only adds PostgreSQL's contention.
+    database_pool_size: int = Field(default=10, ge=1, le=100)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Apache Kafka: True. The Tansu memory broker cannot answer InitProducerId, so it must be False there.
     kafka_idempotence: bool = False
