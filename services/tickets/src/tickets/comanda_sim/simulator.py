@@ -30,6 +30,7 @@ from crm_contracts.envelope import Envelope, new_envelope
 from crm_contracts.events.comanda import ComandaStatus, ComandaTicketStatusChanged
 from crm_contracts.events.tickets import TicketAssigned
 from crm_contracts.registry import topic_for
+from crmkit import kafka as _kit_kafka  # noqa: F401  (its import turns topic auto-creation off)
 from crmkit.outbox import encode, record_headers
 from pydantic import ValidationError
 
