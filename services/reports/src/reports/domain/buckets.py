@@ -1,49 +1,96 @@
 """Which rollup rows make up a period's figures (migration ``*_reports_rollups.sql``).
 
-Rollups hold signed contributions per local day (grain ``d``) and per month (grain ``m``, keyed by its first
-day). A figure counted *in* the period (opened, closed, ...) is the sum of the month rows of the whole months
-inside the period plus the day rows of the days left at either end. A figure *at the end* (open, overdue)
-is a running sum up to the as-of day: every month row before the as-of day's month (or through it, when the
-as-of day ends its month), plus that month's day rows up to the as-of day. So a one-year report reads about
-twelve month rows and a few dozen day rows per group, whatever the number of items.
+Rollups hold signed contributions per local day (grain ``d``), month (``m``, keyed by its first day) and year
+(``y``, keyed by January 1st). A range of days is read as a few signed buckets: the whole years inside it,
+then for each partial year either its whole months inside the range or the year minus the months outside
+it (whichever takes fewer rows), and the same between months and days. So any range of up to two years is
+at most a few dozen buckets, whatever the number of items:
+
+- a figure counted *in* the period (opened, closed, ...) is the weighted sum over ``period`` buckets;
+- a figure *at the end* (open, overdue) is a running sum up to the as-of day: every year row before the
+  as-of day's year (a range, in the query) plus the weighted ``prefix`` buckets of that year up to the day.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+
+Bucket = tuple[str, date]  # (grain, first day of the bucket)
+ONE_DAY = timedelta(days=1)
 
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+def next_month(day: date) -> date:
+    return month_start(month_start(day) + timedelta(days=31))
+
+
+def _units(first: date, last: date, grain: str) -> Iterator[tuple[date, date]]:
+    """The (first, last) days of each year or month overlapping [first, last], clipped to it."""
+    start = date(first.year, 1, 1) if grain == "y" else month_start(first)
+    while start <= last:
+        end = (date(start.year + 1, 1, 1) if grain == "y" else next_month(start)) - ONE_DAY
+        yield start, end
+        start = end + ONE_DAY
+
+
+def cover(first: date, last: date, grain: str = "y") -> Counter[Bucket]:
+    """Signed buckets of ``grain`` and finer whose weighted sum counts each day of [first, last] once."""
+    out: Counter[Bucket] = Counter()
+    if first > last:
+        return out
+    if grain == "d":
+        day = first
+        while day <= last:
+            out[("d", day)] += 1
+            day += ONE_DAY
+        return out
+    finer = "m" if grain == "y" else "d"
+    for start, end in _units(first, last, grain):
+        part_first, part_last = max(first, start), min(last, end)
+        inside = cover(part_first, part_last, finer)
+        if (part_first, part_last) != (start, end):
+            outside = cover(start, part_first - ONE_DAY, finer)
+            outside.update(cover(part_last + ONE_DAY, end, finer))  # update adds (and keeps) negative weights
+            if len(outside) + 1 < len(inside):  # the whole unit minus what lies outside the range
+                inside = Counter({(grain, start): 1})
+                inside.subtract(outside)
+        else:
+            inside = Counter({(grain, start): 1})
+        out.update(inside)
+    return Counter({k: v for k, v in out.items() if v})
+
+
 @dataclass(frozen=True)
 class Buckets:
-    start: date  # first day of the period
-    end: date  # last day of the period
-    months_from: date  # month rows with months_from <= day < months_to are whole months inside the period;
-    months_to: date  # day rows in [start, months_from) and [months_to, end] are the rest of the period
-    as_of: date  # the day "at the end" figures are counted on
-    prefix_to: date  # month rows before prefix_to, and day rows in [prefix_to, as_of], sum up to as_of
+    start: date
+    end: date
+    as_of: date
+    years_before: date = field(init=False)  # every year row before this day counts at the end
+    period: Counter[Bucket] = field(init=False)
+    prefix: Counter[Bucket] = field(init=False)
+
+    def __post_init__(self) -> None:
+        year = date(self.as_of.year, 1, 1)
+        object.__setattr__(self, "years_before", year)
+        object.__setattr__(self, "period", cover(self.start, self.end))
+        object.__setattr__(self, "prefix", cover(year, self.as_of))
 
     @classmethod
     def of(cls, start: date, end: date, as_of: date) -> Buckets:
-        after = end + timedelta(days=1)
-        first = start if start.day == 1 else month_start(month_start(start) + timedelta(days=31))
-        last = month_start(after)  # the first month not wholly inside the period
-        if first >= last:  # no whole month: the day rows cover the period
-            first = last = after
-        return cls(start, end, first, last, as_of, month_start(as_of + timedelta(days=1)))
+        return cls(start, end, as_of)
 
-    def period_days(self, grain: str, day: date) -> bool:
-        """Whether the rollup row (grain, day) is one of the period's rows (the Python twin of the SQL)."""
-        if grain == "m":
-            return self.months_from <= day < self.months_to
-        return self.start <= day < self.months_from or self.months_to <= day <= self.end
-
-    def prefix_days(self, grain: str, day: date) -> bool:
-        """Whether the rollup row (grain, day) is one of the rows summed up to the as-of day."""
-        if grain == "m":
-            return day < self.prefix_to
-        return self.prefix_to <= day <= self.as_of
+    def rows(self) -> tuple[list[str], list[date], list[int], list[int]]:
+        """Grains, days, period weights and prefix weights, one entry per bucket (the query's arrays)."""
+        keys = sorted(set(self.period) | set(self.prefix))
+        return (
+            [g for g, _ in keys],
+            [d for _, d in keys],
+            [self.period.get(k, 0) for k in keys],
+            [self.prefix.get(k, 0) for k in keys],
+        )

@@ -24,6 +24,7 @@ READ_MODEL_TABLES = (
     "rpt_work_orders",
     "rpt_rollups",  # maintained from the rows above (migration *_reports_rollups.sql)
     "rpt_rollup_queue",
+    "rpt_rollup_pending",
 )
 
 UPSERT_STAFF = """

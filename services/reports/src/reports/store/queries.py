@@ -124,59 +124,53 @@ async def stream_subject_rows(
 
 # -- across subjects --------------------------------------------------------------------------------------
 # From the rollups (migration *_reports_rollups.sql, domain.buckets): an admin reads every class of every
-# rollup; anyone else reads the supply-point class (suministros are visible to all staff) plus the
-# contributions of the rows of the clients on their access list, computed from those rows on the fly by the
-# same function that feeds the rollups (rpt_facts), so both add up the same way.
+# rollup; anyone else reads the supply-point class (suministros are visible to all staff) plus the figures
+# of the rows of the clients on their access list, counted from those rows (client index) by
+# rpt_item_figures; the tests hold both to the same reference.
 
-CONTRIBUTIONS = """
-SELECT r.family, r.grain, r.day, r.class, r.k1, r.k2, r.k3, r.opened, r.closed, r.closed_us, r.open_delta,
-       r.overdue_delta, r.internal_kept, r.client_kept
-FROM rpt_rollups r
-WHERE ({admin} OR r.class = 'supply_point') AND {rows}
-UNION ALL
-SELECT f.family, f.grain, f.day, f.class, f.k1, f.k2, f.k3, f.opened, f.closed, f.closed_us, f.open_delta,
-       f.overdue_delta, f.internal_kept, f.client_kept
-FROM rpt_items i
-LEFT JOIN rpt_clients c ON c.client_id = (i.item).client_id
-CROSS JOIN LATERAL rpt_facts(i.item, rpt_client_kind((i.item).subject_kind, c.kind, c.internal)) f
+VISIBLE_ITEMS = """
+SELECT i.item, rpt_client_kind((i.item).subject_kind, c.kind, c.internal) AS kind
+FROM rpt_items i LEFT JOIN rpt_clients c ON c.client_id = (i.item).client_id
 WHERE NOT {admin} AND (i.item).client_id = ANY({visible}::uuid[])
-  AND (i.item).subject_kind IS DISTINCT FROM 'supply_point' AND {facts}
+  AND (i.item).subject_kind IS DISTINCT FROM 'supply_point'
 """
-
-
-def _contributions(admin: str, visible: str, rows: str) -> str:
-    return CONTRIBUTIONS.format(
-        admin=admin, visible=visible, rows=rows.format(x="r"), facts=rows.format(x="f")
-    )
-
-
-# Parameters of FIGURES: $1 start, $2 end, $3 months_from, $4 months_to, $5 as_of, $6 prefix_to (Buckets),
-# $7 all clients (admin), $8 the visible client ids.
-IN_PERIOD = (
-    "(({x}.grain = 'm' AND {x}.day >= $3 AND {x}.day < $4) OR ({x}.grain = 'd'"
-    " AND (({x}.day >= $1 AND {x}.day < $3) OR ({x}.day >= $4 AND {x}.day <= $2))))"
-)
-IN_PREFIX = "(({x}.grain = 'm' AND {x}.day < $6) OR ({x}.grain = 'd' AND {x}.day >= $6 AND {x}.day <= $5))"
-IN_EITHER = f"({IN_PERIOD} OR {IN_PREFIX})"
-
-
-def _sum(column: str, where: str, alias: str | None = None) -> str:
-    return f"COALESCE(sum({column}) FILTER (WHERE {where.format(x='src')}), 0)::bigint AS {alias or column}"
-
+MEASURES = "x.opened, x.closed, x.closed_us, x.internal_kept, x.client_kept"
 
 # Every figure of every group: the ticket family by (area, responsible, name as assigned), the event family
 # by creator (their area joined from the staff directory now), the attention family by channel, the kind
-# family by (client kind, item kind). A group with nothing in the period comes back as zeros and callers
-# drop it (a group is listed when an item of it was opened or closed in the period, or is open at its end).
-# person_name: a responsible person's name is the greatest (in the database's collation) of the names
-# their listed tickets were assigned under.
+# family by (client kind, item kind). Period figures are the rollup rows weighted by ``wp``, figures at the
+# end by ``wq`` plus every year row before the as-of day's year. A group with nothing in the period comes
+# back as zeros and callers drop it (a group is listed when an item of it was opened or closed in the
+# period, or is open at its end). person_name: a responsible person's name is the greatest (in the
+# database's collation) of the names their listed tickets were assigned under.
+# Parameters: $1 grains, $2 days, $3 period weights, $4 prefix weights (Buckets.rows()), $5 the first day of
+# the as-of day's year, $6 all clients (admin), $7 the visible client ids, $8 first day, $9 last day,
+# $10 the as-of day.
 FIGURES = f"""
-WITH src AS ({_contributions("$7", "$8", IN_EITHER)}),
+WITH b AS (SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::int[]) AS b (grain, day, wp, wq)),
+src AS (
+    SELECT x.family, x.class, x.k1, x.k2, x.k3, {MEASURES}, x.open_delta * b.wq AS open_at_end,
+           x.overdue_delta * b.wq AS overdue, b.wp
+    FROM b
+    CROSS JOIN (VALUES ('attention'), ('event'), ('ticket'), ('kind')) f (family)
+    JOIN rpt_rollups x ON x.family = f.family AND x.grain = b.grain AND x.day = b.day
+    WHERE $6 OR x.class = 'supply_point'
+    UNION ALL
+    SELECT x.family, x.class, x.k1, x.k2, x.k3, 0, 0, 0, 0, 0, x.open_delta, x.overdue_delta, 0
+    FROM (VALUES ('attention'), ('event'), ('ticket'), ('kind')) f (family)
+    JOIN rpt_rollups x ON x.family = f.family AND x.grain = 'y' AND x.day < $5
+    WHERE $6 OR x.class = 'supply_point'
+    UNION ALL
+    SELECT x.family, x.class, x.k1, x.k2, x.k3, {MEASURES}, x.open_at_end, x.overdue, 1
+    FROM ({VISIBLE_ITEMS.format(admin="$6", visible="$7")}) v
+    CROSS JOIN LATERAL rpt_item_figures(v.item, v.kind, $8, $9, $10) x
+),
 grouped AS (
     SELECT family, CASE WHEN family = 'kind' THEN class END AS class, k1, k2, k3,
-           {_sum("opened", IN_PERIOD)}, {_sum("closed", IN_PERIOD)}, {_sum("closed_us", IN_PERIOD)},
-           {_sum("internal_kept", IN_PERIOD)}, {_sum("client_kept", IN_PERIOD)},
-           {_sum("open_delta", IN_PREFIX, "open_at_end")}, {_sum("overdue_delta", IN_PREFIX, "overdue")}
+           sum(opened * wp)::bigint AS opened, sum(closed * wp)::bigint AS closed,
+           sum(closed_us * wp)::bigint AS closed_us, sum(internal_kept * wp)::bigint AS internal_kept,
+           sum(client_kept * wp)::bigint AS client_kept, sum(open_at_end)::bigint AS open_at_end,
+           sum(overdue)::bigint AS overdue
     FROM src
     GROUP BY 1, 2, 3, 4, 5
 )
@@ -186,27 +180,39 @@ SELECT g.*, s.area AS creator_area,
 FROM grouped g LEFT JOIN rpt_staff s ON g.family = 'event' AND s.user_id = g.k1
 """
 
-# Opened and closed per local week (Monday) and item kind, from the kind family's day rows of the period.
-# Parameters: $1 start, $2 end, $3 all clients (admin), $4 the visible client ids.
-KIND_DAYS = "({x}.family = 'kind' AND {x}.grain = 'd' AND {x}.day BETWEEN $1 AND $2)"
+# Opened and closed per local week (Monday) and item kind, from the kind family's day rows of the period
+# and the opening and closure days of the visible clients' rows.
+# Parameters: $1 first day, $2 last day, $3 all clients (admin), $4 the visible client ids.
 WEEKLY = f"""
-WITH src AS ({_contributions("$3", "$4", KIND_DAYS)})
-SELECT k1 AS fact, day - (date_part('isodow', day)::int - 1) AS week, sum(opened)::bigint AS opened,
+WITH src AS (
+    SELECT x.k1 AS fact, x.day, x.opened, x.closed FROM rpt_rollups x
+    WHERE x.family = 'kind' AND x.grain = 'd' AND x.day BETWEEN $1 AND $2 AND ($3 OR x.class = 'supply_point')
+    UNION ALL
+    SELECT (v.item).fact, c.day, c.opened, c.closed FROM ({VISIBLE_ITEMS.format(admin="$3", visible="$4")}) v
+    CROSS JOIN LATERAL rpt_contributions((v.item).opened_at, (v.item).closed_at, NULL, NULL) c
+    WHERE c.day BETWEEN $1 AND $2
+)
+SELECT fact, day - (date_part('isodow', day)::int - 1) AS week, sum(opened)::bigint AS opened,
        sum(closed)::bigint AS closed
 FROM src
 GROUP BY 1, 2
 """
 
 
+def figures_args(buckets: Buckets, viewer: Viewer) -> tuple[Any, ...]:
+    b = buckets
+    return (*b.rows(), b.years_before, viewer.all_clients, list(viewer.visible), b.start, b.end, b.as_of)
+
+
 async def overview(pool: asyncpg.Pool, buckets: Buckets, viewer: Viewer) -> dict[str, list[dict[str, Any]]]:
     """The overview's groups and weekly counts: two statements, side by side on their own connections."""
-    b, admin, visible = buckets, viewer.all_clients, list(viewer.visible)
-    figures_args = (b.start, b.end, b.months_from, b.months_to, b.as_of, b.prefix_to, admin, visible)
-    weekly_args = (b.start, b.end, admin, visible)
+    weekly_args = (buckets.start, buckets.end, viewer.all_clients, list(viewer.visible))
 
     async def run(sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
             return [dict(r) for r in await conn.fetch(sql, *args)]
 
-    figures, weekly = await asyncio.gather(run(FIGURES, figures_args), run(WEEKLY, weekly_args))
+    figures, weekly = await asyncio.gather(
+        run(FIGURES, figures_args(buckets, viewer)), run(WEEKLY, weekly_args)
+    )
     return {"figures": figures, "weekly": weekly}
