@@ -14,7 +14,7 @@ from factelec_sync.demo_source import generator
 from factelec_sync.domain.reconcile import MassRetirement
 from factelec_sync.publisher import Publisher
 from factelec_sync.settings import Settings
-from factelec_sync.store import quarantine, runs
+from factelec_sync.store import known, quarantine, runs
 from factelec_sync.store import watermark as watermark_store
 from factelec_sync.sync import RunFailed, RunInProgress, SupplyPointSync
 
@@ -243,3 +243,33 @@ async def test_a_run_that_died_is_marked_interrupted_by_the_next(sync_env):
     async with env.pool.acquire() as conn:
         run = await runs.get(conn, dead)
     assert run is not None and run.status == "interrupted"
+
+
+async def test_what_is_published_is_remembered_whether_every_nic_is_new_or_not(sync_env):
+    """The bookkeeping tries a plain INSERT (all NICs new) and falls back to the upsert: same effect."""
+    env = await sync_env()
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    async with env.pool.acquire() as conn:
+        async with conn.transaction():
+            await known.remember(conn, [("3000001", 1, "connected", t0), ("3000002", 2, "connected", t0)])
+        await conn.execute("UPDATE sync_known_supply_points SET retired_at = now() WHERE nic = '3000002'")
+        async with conn.transaction():  # one known and unchanged, one known and retired, one new
+            await known.remember(
+                conn,
+                [
+                    ("3000001", 1, "connected", t0),
+                    ("3000002", 2, "suspended", t0),
+                    ("3000003", 3, "connected", t0),
+                ],
+            )
+    rows = {
+        r["nic"]: (r["digest"], r["connection_status"], r["retired_at"])
+        for r in await env.fetch(
+            "SELECT nic, digest, connection_status, retired_at FROM sync_known_supply_points"
+        )
+    }
+    assert rows == {
+        "3000001": (1, "connected", None),
+        "3000002": (2, "suspended", None),  # returned: remembered again, no longer retired
+        "3000003": (3, "connected", None),
+    }
