@@ -9,6 +9,8 @@ import uuid
 import pytest
 from atn_support import create_attention, create_client, create_event, problem, rules, seed_supply_point
 from attentions.domain.codes import YEARLY_CODE
+from crm_contracts.envelope import Envelope
+from crm_contracts.events.attentions import AttentionOpened
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +65,19 @@ async def test_attention_under_a_suministro_is_open_to_all_staff(service):
         attention["code"]
     ]
     assert (await beto.get("/supply-points/3012345/history")).json()[0]["code"] == attention["code"]
+    # AttentionOpened is written by the same statement as the attention, code and holder filled in there.
+    [row] = await service.fetch(
+        "SELECT partition_key, value FROM kit_outbox WHERE event_type = 'attentions.attention.opened'"
+    )
+    opened = Envelope[AttentionOpened].model_validate_json(row["value"])
+    assert row["partition_key"] == attention["attention_id"] == str(opened.data.attention_id)
+    assert opened.data.code == attention["code"] and opened.data.summary == "Reclamo por voltaje"
+    assert opened.data.subject.model_dump() == {
+        "kind": "supply_point",
+        "client_id": None,
+        "nic": "3012345",
+        "display_name": "María Elena Castro",
+    }
 
 
 async def test_codes_are_unique_and_consecutive_under_concurrency(service):

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from crm_contracts.envelope import Envelope, EventModel, new_envelope
 from crm_contracts.registry import TOPICS, Topic
@@ -55,6 +55,24 @@ class Caused:
     correlation_id: uuid.UUID | None = None
 
 
+class OutboxRow(NamedTuple):
+    """One outbox row's values, for a statement that writes the row together with the change it records
+    (see ``Outbox.row``). ``value`` is the envelope's JSON text."""
+
+    event_id: uuid.UUID
+    topic: str
+    partition_key: str
+    event_type: str
+    schema_version: int
+    producer: str
+    correlation_id: uuid.UUID | None
+    value: str
+
+
+# The outbox's columns, in OutboxRow's order, for INSERT statements written outside this module.
+OUTBOX_COLUMNS = "event_id, topic, partition_key, event_type, schema_version, producer, correlation_id, value"
+
+
 class Outbox:
     def __init__(self, producer: str, topic_prefix: str = "", registry: Sequence[Topic] = TOPICS) -> None:
         self.producer = producer
@@ -81,6 +99,22 @@ class Outbox:
             correlation_id=correlation_id or context.current_correlation_id(),
             causation_id=causation_id or context.causation_id.get(),
             occurred_at=occurred_at,
+        )
+
+    def row(self, event: EventModel, **meta: Any) -> OutboxRow:
+        """The outbox row of ``event``, for a single statement that inserts it with the change it records
+        (atomic without an explicit transaction: the hottest write saves three round trips). The statement
+        may complete fields the database decides (a generated code) in ``value`` with ``jsonb_set``."""
+        envelope = self.envelope(event, **meta)
+        return OutboxRow(
+            envelope.event_id,
+            self.topic_of(event),
+            envelope.partition_key,
+            envelope.type,
+            envelope.schema_version,
+            envelope.producer,
+            envelope.correlation_id,
+            envelope.model_dump_json(),
         )
 
     async def add(self, conn: Connection, event: EventModel, **meta: Any) -> Envelope[Any]:

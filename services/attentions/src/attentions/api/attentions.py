@@ -107,7 +107,8 @@ async def open_attention(
     """Registers an attention under a client or a suministro, with its audit row and AttentionOpened.
 
     The subject's existence and the caller's access are checked by the INSERT itself (store.attentions.insert,
-    one statement): a client the caller may not see is "not found", exactly like a missing one.
+    one statement, which writes the outbox row too): a client the caller may not see is "not found",
+    exactly like a missing one. Being one statement, it needs no transaction of its own.
     """
     if body.contact_ids:
         if client_id is None:
@@ -124,10 +125,25 @@ async def open_attention(
                 "contact_of_client",
                 "the contact does not belong to this client",
             )
+    attention_id = uuid.uuid4()
+    opened = AttentionOpened(
+        attention_id=attention_id,
+        code="",  # the statement fills in the code it draws and the subject's name
+        subject=Subject(
+            kind="client" if client_id is not None else "supply_point",
+            client_id=client_id,
+            nic=nic,
+            display_name="",
+        ),
+        channel=body.channel,
+        summary=body.subject,
+        happened_at=body.happened_at,
+        registered_by=ctx.viewer.user_id,
+    )
     attention = await store.insert(
         conn,
         viewer=ctx.viewer,
-        attention_id=uuid.uuid4(),
+        attention_id=attention_id,
         year=ctx.code_year(),
         client_id=client_id,
         nic=nic,
@@ -137,6 +153,7 @@ async def open_attention(
         happened_at=body.happened_at,
         contact_ids=list(dict.fromkeys(body.contact_ids)),
         contact_names=body.contact_names,
+        opened=ctx.outbox.row(opened),
     )
     if attention is None:
         if nic is not None and await supply_point_store.get(conn, nic) is not None:
@@ -144,18 +161,6 @@ async def open_attention(
                 "nic", "supply_point_retired", "the supply point was retired in FACTELEC", kind="conflict"
             )
         raise not_found("client" if client_id is not None else "supply point")
-    await ctx.outbox.add(
-        conn,
-        AttentionOpened(
-            attention_id=attention["attention_id"],
-            code=attention["code"],
-            subject=subject_of(attention),
-            channel=attention["channel"],
-            summary=attention["subject"],
-            happened_at=attention["happened_at"],
-            registered_by=attention["registered_by"],
-        ),
-    )
     return {**attention, "events_total": 0, "events_closed": 0}
 
 

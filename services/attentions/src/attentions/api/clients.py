@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from attentions.api.attentions import AttentionIn, Tab, open_attention
-from attentions.api.deps import Context, PageQ, StaffCtx
+from attentions.api.deps import Context, PageQ, StaffCtx, json_response
 from attentions.domain import codes
 from attentions.domain.access import initial_access_list
 from attentions.domain.errors import RuleBroken, Violation
@@ -353,6 +353,9 @@ async def remove_contact(ctx: StaffCtx, client_id: uuid.UUID, contact_id: uuid.U
 
 @router.post("/clients/{client_id}/attentions", status_code=201)
 async def create_client_attention(ctx: StaffCtx, client_id: uuid.UUID, body: AttentionIn) -> Response:
+    if not ctx.sent_idempotency_key:  # one statement: atomic without a transaction
+        async with ctx.connection() as conn:
+            return json_response(await open_attention(ctx, conn, body, client_id=client_id, nic=None), 201)
     async with ctx.transaction() as conn:
         if (replayed := await ctx.replay(conn)) is not None:
             await visible_client(ctx, conn, client_id)

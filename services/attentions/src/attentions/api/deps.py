@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from crmkit.auth import Principal, authenticated, forbidden
 from crmkit.db import Connection, transaction
 from crmkit.http import json_response
-from crmkit.idempotency import IdempotencyKey
+from crmkit.idempotency import HEADER, IdempotencyKey
 from crmkit.idempotency import answer as idempotent_answer
 from crmkit.outbox import Outbox
 from crmkit.runtime import ServiceRuntime
@@ -50,6 +50,10 @@ class Context:
         """Everything a request changes commits together (state, audit rows, outbox events) or not at all."""
         async with transaction(self.runtime.pool) as conn:
             yield conn
+
+    @property
+    def sent_idempotency_key(self) -> bool:
+        return HEADER in self.request.headers
 
     async def replay(self, conn: Connection, *, content: bytes | None = None) -> Response | None:
         """The stored answer when the caller's ``Idempotency-Key`` names a write already applied (see

@@ -9,7 +9,7 @@ from crmkit.problems import not_found
 from fastapi import APIRouter, Query, Response
 
 from attentions.api.attentions import AttentionIn, Tab, open_attention
-from attentions.api.deps import PageQ, StaffCtx
+from attentions.api.deps import PageQ, StaffCtx, json_response
 from attentions.store import attentions as attention_store
 from attentions.store import supply_points as store
 
@@ -75,6 +75,9 @@ async def supply_point_history(ctx: StaffCtx, nic: str) -> list[dict[str, Any]]:
 
 @router.post("/supply-points/{nic}/attentions", status_code=201)
 async def create_supply_point_attention(ctx: StaffCtx, nic: str, body: AttentionIn) -> Response:
+    if not ctx.sent_idempotency_key:  # one statement: atomic without a transaction
+        async with ctx.connection() as conn:
+            return json_response(await open_attention(ctx, conn, body, client_id=None, nic=nic), 201)
     async with ctx.transaction() as conn:
         if (replayed := await ctx.replay(conn)) is not None:
             return replayed
