@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -27,10 +27,7 @@ class SubjectRef:
 
 
 def window(period: Period, today: date) -> Window:
-    as_of = period.as_of(today)
-    return Window(
-        period.since, period.until, as_of, datetime.combine(as_of + timedelta(days=1), time(), TIMEZONE)
-    )
+    return Window(period.since, period.until, period.as_of(today))
 
 
 async def find_subject(conn: Connection, ref: SubjectRef, viewer: Viewer) -> dict[str, Any] | None:

@@ -24,7 +24,12 @@ from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
 MAX_CELL_CHARS = 32_767  # Excel refuses longer cells
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0
+_NOT_XML = "\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff"  # characters XML 1.0 cannot carry
+_CONTROL = re.compile(f"[{_NOT_XML}]")
+# A string that can be written as it is: no markup character, no character XML cannot carry, no
+# whitespace at either end (one regex test per cell; the rest take the slow path).
+_SPECIAL = f"&<>{_NOT_XML}\t\n\r"
+_PLAIN = re.compile(f"[^{_SPECIAL}\\s](?:[^{_SPECIAL}]*[^{_SPECIAL}\\s])?")
 
 
 def column_name(index: int) -> str:
@@ -92,7 +97,15 @@ class Sheet:
         n = str(self._rows)
         while len(self._columns) < len(values):
             self._columns.append(column_name(len(self._columns)))
-        cells = "".join([_cell(col + n, v, style) for col, v in zip(self._columns, values, strict=False)])
+        plain = _PLAIN.fullmatch
+        cells = "".join(
+            [
+                f'<c r="{col}{n}"{style} t="inlineStr"><is><t>{v}</t></is></c>'
+                if v.__class__ is str and len(v) <= MAX_CELL_CHARS and plain(v)
+                else _cell(col + n, v, style)
+                for col, v in zip(self._columns, values, strict=False)
+            ]
+        )
         self._buffer.append(f'<row r="{n}">{cells}</row>')
         if len(self._buffer) >= self.FLUSH_ROWS:
             self._flush()

@@ -90,10 +90,12 @@ class KindTally:
             day = local_date(item.closed_at)
             self.internal_kept += item.due is not None and day <= item.due
             self.client_kept += item.client_due is not None and day <= item.client_due
-        self.open_at_end += item.open_at(self.as_of)
-        self.overdue += item.overdue_at(self.as_of)
-        self.reopened += item.reopened_in(period)
-        self.reopens += sum(1 for r in item.reopens if period.contains(r))
+        if item.open_at(self.as_of):  # overdue_at, without computing open_at twice
+            self.open_at_end += 1
+            self.overdue += item.due is not None and item.due < self.as_of
+        if item.reopens:
+            self.reopened += item.reopened_in(period)
+            self.reopens += sum(1 for r in item.reopens if period.contains(r))
 
     def figures(self) -> dict[str, Any]:
         return {

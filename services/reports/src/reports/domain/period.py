@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 TIMEZONE = ZoneInfo("America/El_Salvador")
@@ -34,15 +35,17 @@ class Period:
             raise PeriodError("to", "period_too_long", f"a report covers at most {MAX_DAYS} days")
         return cls(start, end)
 
-    @property
+    # Cached and in UTC: ``contains`` runs several times per row of an export, and comparing with the UTC
+    # instants the database returns is quickest with the same tzinfo.
+    @cached_property
     def since(self) -> datetime:
         """First instant of the period (local midnight of ``start``)."""
-        return datetime.combine(self.start, time(), TIMEZONE)
+        return datetime.combine(self.start, time(), TIMEZONE).astimezone(UTC)
 
-    @property
+    @cached_property
     def until(self) -> datetime:
         """First instant after the period (local midnight after ``end``): the bound is exclusive."""
-        return datetime.combine(self.end + timedelta(days=1), time(), TIMEZONE)
+        return datetime.combine(self.end + timedelta(days=1), time(), TIMEZONE).astimezone(UTC)
 
     def contains(self, moment: datetime | None) -> bool:
         return moment is not None and self.since <= moment < self.until

@@ -1,6 +1,7 @@
 -- migrate:up
--- Daily and monthly rollups of the read model, maintained by triggers in the transaction that changes a
--- row, so they are exactly as fresh (and as idempotent) as the rows themselves (docs/reports.md, "Rollups").
+-- Daily, monthly and yearly rollups of the read model, maintained by triggers in the transaction that
+-- changes a row, so they are exactly as fresh (and as idempotent) as the rows themselves (docs/reports.md,
+-- "Rollups").
 --
 -- An item (attention, event, ticket) contributes signed counts to the local days (America/El_Salvador) its
 -- figures change on; a figure of a period is a sum over the period's days, and "open at the end" and

@@ -1,6 +1,6 @@
-"""Report queries of the read model. Every query takes the period as UTC instants:
-``since`` (first instant), ``until`` (first instant after), ``as_of`` (the overdue day) and ``as_of_end``
-(first instant after it); see ``domain.period`` and ``domain.figures`` for the definitions.
+"""Report queries of the read model. A subject's rows are selected by the period's UTC instants ``since``
+(first instant) and ``until`` (first instant after); the overview reads the rollups by local days
+(``domain.buckets``). See ``domain.period`` and ``domain.figures`` for the definitions.
 
 Visibility: supply-point rows are visible to all staff; client rows to admins and to the users on the
 client's access list (``visible`` is that list of client ids for the caller).
@@ -20,7 +20,6 @@ from crmkit.db import Connection
 
 from reports.domain.buckets import Buckets
 
-TZ = "America/El_Salvador"
 SubjectColumn = Literal["client_id", "nic"]
 
 
@@ -28,8 +27,7 @@ SubjectColumn = Literal["client_id", "nic"]
 class Window:
     since: datetime
     until: datetime
-    as_of: date
-    as_of_end: datetime
+    as_of: date  # the day "at the end" figures are counted on
 
 
 @dataclass(frozen=True)
