@@ -137,6 +137,13 @@ async def test_killed_mid_stream_every_ticket_ends_closed_and_nothing_is_applied
                    HAVING count(*) <> 2 OR count(*) FILTER (WHERE to_status = 'closed') <> 1"""
             )
             assert twice == [], "a ticket has other than one creation and one closure"
+            # No foreign key holds transitions to tickets (its per-row check cost more than the insert):
+            # the handlers must never write a transition for a ticket that is not there.
+            orphans = await conn.fetchval(
+                """SELECT count(*) FROM ticket_transitions tt
+                   WHERE NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = tt.ticket_id)"""
+            )
+            assert orphans == 0
             per_type = await conn.fetch(
                 """SELECT event_type, count(*) AS n, count(DISTINCT partition_key) AS tickets
                    FROM kit_outbox GROUP BY event_type ORDER BY event_type"""

@@ -27,6 +27,7 @@ from crmkit.outbox import Caused, Outbox
 
 from tickets.domain.errors import RuleBroken
 from tickets.domain.tickets import Plan, StatusChange, check_change, pending_order, plan_changes
+from tickets.store import outbox as events
 from tickets.store import tickets as store
 from tickets.store.access import AccessChange, apply_access_changes
 
@@ -47,8 +48,9 @@ async def materialize_tickets(deliveries: list[Delivery[TicketRequested]]) -> No
         return  # every one of them was materialized before (a re-sent request with a new envelope id)
     new = [r for r in requests if r.event.ticket_id in inserted]
     await store.insert_creations(conn, new)
-    await outbox.add_caused(
+    await events.add_caused(
         conn,
+        outbox,
         [
             Caused(
                 TicketAssigned.model_validate(r.event.model_dump()),
@@ -72,18 +74,19 @@ async def apply_comanda_changes(deliveries: list[Delivery[ComandaTicketStatusCha
     changes: list[StatusChange] = []
     correlations: dict[uuid.UUID, uuid.UUID | None] = {}
     for delivery in deliveries:
-        change = StatusChange.from_event(delivery.event, delivery.envelope.event_id)
+        envelope = delivery.envelope
+        change = StatusChange.from_event(envelope.data, envelope.event_id)
         try:
             check_change(change)
         except RuleBroken as exc:
             # Never applicable: the kit dead-letters it (after taking the rest of the batch one by one).
             raise PoisonMessage(f"{exc.field}: {exc.rule}: {exc.message}") from exc
         changes.append(change)
-        correlations[change.envelope_id] = delivery.envelope.correlation_id
+        correlations[change.envelope_id] = envelope.correlation_id
     ticket_ids = {c.ticket_id for c in changes}
     await store.lock_tickets(conn, ticket_ids)
     states = await store.ticket_states(conn, ticket_ids)
-    known = await store.known_comanda_ids(conn, (c.comanda_event_id for c in changes))
+    known = await store.known_comanda_ids(conn, [c.comanda_event_id for c in changes])
     plan = plan_changes(states, changes, known)
     await write_plan(conn, outbox, plan, correlations)
 
@@ -92,16 +95,20 @@ async def write_plan(
     conn: Connection, outbox: Outbox, plan: Plan, correlations: Mapping[uuid.UUID, uuid.UUID | None]
 ) -> None:
     """Write what a run of COMANDA changes did: states, transitions, pending and dropped changes, events."""
-    await store.save_states(conn, [plan.states[i] for i in sorted(plan.changed)])
-    await store.insert_transitions(conn, [d.transition for d in plan.applied if d.transition is not None])
-    await store.add_pending(
-        conn, [store.PendingChange(c, correlations.get(c.envelope_id)) for c in plan.pending]
-    )
-    if plan.dropped:
-        log.debug("dropped %d COMANDA changes", len(plan.dropped))
-        await store.record_dropped(conn, plan.dropped)
-    await outbox.add_caused(
+    await store.save_states(conn, plan.changed_states)
+    await store.insert_transitions(conn, plan.transitions)
+    pending = plan.pending
+    if pending:
+        await store.add_pending(
+            conn, [store.PendingChange(c, correlations.get(c.envelope_id)) for c in pending]
+        )
+    dropped = plan.dropped
+    if dropped:
+        log.debug("dropped %d COMANDA changes", len(dropped))
+        await store.record_dropped(conn, dropped)
+    await events.add_caused(
         conn,
+        outbox,
         [Caused(event, c.envelope_id, correlations.get(c.envelope_id)) for c, event in plan.events],
     )
 
