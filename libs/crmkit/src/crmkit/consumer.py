@@ -448,13 +448,14 @@ class EventConsumer:
         log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error[:300])
 
     def _observe_lag(self, records: Sequence[ConsumerRecord[Any, Any]], consumer: AIOKafkaConsumer) -> None:
-        last: dict[TopicPartition, int] = {}
+        # Keyed by a plain tuple: one TopicPartition per partition, not one per record (a thousand a batch).
+        last: dict[tuple[str, int], int] = {}
         for record in records:
-            last[TopicPartition(record.topic, record.partition)] = record.offset
-        for tp, offset in last.items():
-            highwater = consumer.highwater(tp)
+            last[record.topic, record.partition] = record.offset
+        for (topic, partition), offset in last.items():
+            highwater = consumer.highwater(TopicPartition(topic, partition))
             if highwater is not None:
-                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - offset - 1))
+                metrics.CONSUMER_LAG.labels(topic, str(partition)).set(max(0, highwater - offset - 1))
 
 
 def _deduplicated(item: _Decoded) -> bool:
