@@ -41,8 +41,10 @@ def encode_envelope(
     producer: str,
     causation_id: uuid.UUID | None,
     correlation_id: uuid.UUID | None,
+    partition_key: str | None = None,
 ) -> bytes:
-    """The JSON of ``new_envelope(event, ...)``: the envelope's fields, in its order, and the payload."""
+    """The JSON of ``new_envelope(event, ...)``: the envelope's fields, in its order, and the payload.
+    (``partition_key``: the event's, when the caller has it already.)"""
     return pydantic_core.to_json(
         {
             "event_id": event_id,
@@ -52,7 +54,7 @@ def encode_envelope(
             "producer": producer,
             "correlation_id": correlation_id,
             "causation_id": causation_id,
-            "partition_key": event.partition_key(),
+            "partition_key": event.partition_key() if partition_key is None else partition_key,
             "data": event,
         }
     )
@@ -80,6 +82,7 @@ async def add_caused(conn: Connection, outbox: Outbox, items: Sequence[Caused]) 
             topic = topics[event_type] = outbox.topic_of(event)
         event_id = uuid.uuid4()
         correlation_id = item.correlation_id or item.causation_id
+        key = event.partition_key()
         value = encode_envelope(
             event,
             event_id=event_id,
@@ -87,8 +90,8 @@ async def add_caused(conn: Connection, outbox: Outbox, items: Sequence[Caused]) 
             producer=producer,
             causation_id=item.causation_id,
             correlation_id=correlation_id,
+            partition_key=key,
         )
-        key = event.partition_key()
         rows.append((event_id, topic, key, event_type, event.version, producer, correlation_id, value))
     await conn.copy_records_to_table("kit_outbox", records=rows, columns=OUTBOX_COLUMNS)
     return [row[0] for row in rows]
