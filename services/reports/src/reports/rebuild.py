@@ -1,9 +1,11 @@
 """Rebuild of the read model from scratch: ``python -m reports rebuild``.
 
-1. truncate every read-model table and the consumer's processed-events records (one transaction);
+1. truncate every read-model table (the rollups too) and the consumer's processed-events records (one
+   transaction);
 2. replay every consumed topic from its first offset up to the end offsets taken at the start, through the
    same idempotent consumer and handlers the worker uses (a plain consumer without a group: nothing of the
-   service's group is touched, and the replay ends by itself).
+   service's group is touched, and the replay ends by itself). The rollups' triggers maintain them as the
+   rows come back, as in normal operation.
 
 Every consumed topic keeps its records forever (retention -1) or is compacted per key
 (factelec.supply-points.v1), so the topics hold the whole history. A worker running meanwhile is harmless:
