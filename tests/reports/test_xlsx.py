@@ -89,3 +89,27 @@ def test_values_keep_their_type_and_text_is_escaped_never_a_formula(tmp_path: Pa
     ]
     assert second[0] == ("A3", "control_x0001__x001F_caracteres", None)  # Excel's escape
     assert len(second[1][1]) == MAX_CELL_CHARS
+
+
+def test_a_spreadsheet_library_reads_the_workbook_back(tmp_path: Path) -> None:
+    """openpyxl, an independent reader of the format, opens the file and sees the same sheets, values and
+    types (the structural checks above read it with this module's own idea of the format)."""
+    import openpyxl
+
+    path = tmp_path / "read-back.xlsx"
+    book = Workbook(str(path))
+    summary = book.sheet("Resumen", ["Figura", "Valor"])
+    summary.add(["Atenciones abiertas", 12])
+    summary.add(["Cumplimiento", 0.75])
+    detail = book.sheet("Detalle", ["Código", "Asunto", "Días"])
+    detail.add(["ATN-2026-000001", "=1+1 no es fórmula", 3])
+    detail.add(["ATN-2026-000002", 'a & b <c> "d"', None])
+    book.close()
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    assert workbook.sheetnames == ["Resumen", "Detalle"]
+    rows = {
+        name: [list(r) for r in workbook[name].iter_rows(values_only=True)] for name in workbook.sheetnames
+    }
+    assert rows["Resumen"] == [["Figura", "Valor"], ["Atenciones abiertas", 12], ["Cumplimiento", 0.75]]
+    assert rows["Detalle"][1] == ["ATN-2026-000001", "=1+1 no es fórmula", 3]
+    assert rows["Detalle"][2][:2] == ["ATN-2026-000002", 'a & b <c> "d"']
