@@ -263,12 +263,13 @@ class ComandaSimulator:
         )
         return new_envelope(event, producer=PRODUCER, correlation_id=correlation, causation_id=causation)
 
-    async def send(self, envelope: Envelope[Any]) -> None:
-        """Publish an envelope built by ``change`` (again, to simulate a retry: same event id)."""
+    async def send(self, envelope: Envelope[Any]) -> Any:
+        """Publish an envelope built by ``change`` (again, to simulate a retry: same event id). Returns the
+        broker's record metadata (partition, offset)."""
         producer = self._require(self._producer)
         env = envelope
         headers = record_headers(env.event_id, env.type, env.schema_version, env.producer, env.correlation_id)
-        await producer.send_and_wait(
+        return await producer.send_and_wait(
             self.status_topic, encode(envelope), key=envelope.partition_key.encode(), headers=headers
         )
 
