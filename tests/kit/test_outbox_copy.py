@@ -1,6 +1,5 @@
-"""The tickets service writes its events to the kit's outbox with its own batch writer
-(``tickets.store.outbox``): its rows must be the kit's rows, byte for byte, and wake the relay the same
-way."""
+"""``Outbox.copy_caused`` (binary COPY, ``encode_new``) must write the rows ``Outbox.add_caused`` writes,
+byte for byte, and wake the relay the same way. The tickets service's closure path uses it."""
 
 from __future__ import annotations
 
@@ -15,9 +14,7 @@ import pytest
 from crm_contracts.envelope import EventModel, new_envelope
 from crm_contracts.events.tickets import TicketClosed, TicketReopened, TicketStatusChanged
 from crmkit.db import migrate
-from crmkit.outbox import NOTIFY_CHANNEL, Caused, Outbox, encode
-from tickets.service import MIGRATIONS
-from tickets.store import outbox as events
+from crmkit.outbox import NOTIFY_CHANNEL, Caused, Outbox, encode, encode_new
 
 T0 = datetime(2026, 3, 3, 9, 0, 0, 123456, tzinfo=UTC)
 TICKET = uuid.UUID("0b7f3a52-2f1e-4c8e-9a41-6f2d9c1e5b10")
@@ -53,7 +50,7 @@ def test_the_envelope_bytes_are_the_kits(correlation: uuid.UUID | None) -> None:
             occurred_at=T0,
             event_id=event_id,
         )
-        ours = events.encode_envelope(
+        ours = encode_new(
             event,
             event_id=event_id,
             occurred_at=T0,
@@ -66,7 +63,7 @@ def test_the_envelope_bytes_are_the_kits(correlation: uuid.UUID | None) -> None:
 
 async def test_the_rows_are_the_kits_rows_and_wake_the_relay_at_commit(new_database: Any) -> None:
     dsn = await new_database("tickets_outbox")
-    await migrate(dsn, [MIGRATIONS])
+    await migrate(dsn, [])
     outbox = Outbox("tickets", "p.")
     causes = [uuid.uuid4() for _ in samples()]
     items = [
@@ -79,11 +76,11 @@ async def test_the_rows_are_the_kits_rows_and_wake_the_relay_at_commit(new_datab
     conn = await asyncpg.connect(dsn)
     try:
         with pytest.raises(RuntimeError):
-            await events.add_caused(conn, outbox, items)  # outside a transaction
+            await outbox.copy_caused(conn, items)  # outside a transaction
         async with conn.transaction():
             kit_envelopes = await outbox.add_caused(conn, items)
         async with conn.transaction():
-            ids = await events.add_caused(conn, outbox, items)
+            ids = await outbox.copy_caused(conn, items)
             await asyncio.sleep(0.2)
             assert len(notified) == 1  # the kit's commit; ours is not committed yet
         for _ in range(100):

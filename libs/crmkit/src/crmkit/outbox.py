@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import pydantic_core
 from crm_contracts.envelope import Envelope, EventModel, new_envelope
 from crm_contracts.registry import TOPICS, Topic
 
@@ -24,6 +25,39 @@ NOTIFY_CHANNEL = "kit_outbox"
 
 def encode(envelope: Envelope[Any]) -> bytes:
     return envelope.model_dump_json().encode()
+
+
+def encode_new(
+    event: EventModel,
+    *,
+    event_id: uuid.UUID,
+    occurred_at: datetime,
+    producer: str,
+    causation_id: uuid.UUID | None,
+    correlation_id: uuid.UUID | None,
+    partition_key: str | None = None,
+) -> bytes:
+    """The bytes ``encode(new_envelope(event, ...))`` gives, without building the pydantic ``Envelope``.
+
+    Validating an envelope and serializing it with its payload typed ``Any`` costs about 30 µs an event; a
+    batch handler writing ten thousand events a second spent a third of a core on it. Here the payload is
+    the (already validated) event model, serialized by its own schema as the envelope does it, and the
+    envelope's fields in the envelope's order. ``partition_key``: the event's, when the caller has it.
+    tests/kit/test_outbox_copy.py holds the two byte for byte to each other.
+    """
+    return pydantic_core.to_json(
+        {
+            "event_id": event_id,
+            "type": event.event_type,
+            "schema_version": event.version,
+            "occurred_at": occurred_at,
+            "producer": producer,
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
+            "partition_key": event.partition_key() if partition_key is None else partition_key,
+            "data": event,
+        }
+    )
 
 
 def record_headers(
@@ -71,6 +105,7 @@ class OutboxRow(NamedTuple):
 
 # The outbox's columns, in OutboxRow's order, for INSERT statements written outside this module.
 OUTBOX_COLUMNS = "event_id, topic, partition_key, event_type, schema_version, producer, correlation_id, value"
+_COPY_COLUMNS = [column.strip() for column in OUTBOX_COLUMNS.split(",")]
 
 
 class Outbox:
@@ -143,6 +178,40 @@ class Outbox:
                 for item in items
             ],
         )
+
+    async def copy_caused(self, conn: Connection, items: Sequence[Caused]) -> list[uuid.UUID]:
+        """``add_caused`` for large batches: the same rows, written with one binary COPY and encoded by
+        ``encode_new``; returns the new event ids. All events of one call share one ``occurred_at`` (one
+        transaction). The statement trigger that wakes the relay fires for COPY as for INSERT."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("events must be written inside the transaction that changes the state")
+        if not items:
+            return []
+        occurred_at = datetime.now(UTC)
+        producer = self.producer
+        topics: dict[str, str] = {}
+        rows: list[tuple[Any, ...]] = []
+        for item in items:
+            event = item.event
+            event_type = event.event_type
+            topic = topics.get(event_type)
+            if topic is None:
+                topic = topics[event_type] = self.topic_of(event)
+            event_id = uuid.uuid4()
+            correlation_id = item.correlation_id or item.causation_id
+            key = event.partition_key()
+            value = encode_new(
+                event,
+                event_id=event_id,
+                occurred_at=occurred_at,
+                producer=producer,
+                causation_id=item.causation_id,
+                correlation_id=correlation_id,
+                partition_key=key,
+            )
+            rows.append((event_id, topic, key, event_type, event.version, producer, correlation_id, value))
+        await conn.copy_records_to_table("kit_outbox", records=rows, columns=_COPY_COLUMNS)
+        return [row[0] for row in rows]
 
     async def _insert(
         self, conn: Connection, pairs: Sequence[tuple[EventModel, Envelope[Any]]]

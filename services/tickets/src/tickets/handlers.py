@@ -27,7 +27,6 @@ from crmkit.outbox import Caused, Outbox
 
 from tickets.domain.errors import RuleBroken
 from tickets.domain.tickets import Plan, StatusChange, check_change, pending_order, plan_changes
-from tickets.store import outbox as events
 from tickets.store import tickets as store
 from tickets.store.access import AccessChange, apply_access_changes
 
@@ -48,9 +47,8 @@ async def materialize_tickets(deliveries: list[Delivery[TicketRequested]]) -> No
         return  # every one of them was materialized before (a re-sent request with a new envelope id)
     new = [r for r in requests if r.event.ticket_id in inserted]
     await store.insert_creations(conn, new)
-    await events.add_caused(
+    await outbox.copy_caused(
         conn,
-        outbox,
         [
             Caused(
                 TicketAssigned.model_validate(r.event.model_dump()),
@@ -106,9 +104,8 @@ async def write_plan(
     if dropped:
         log.debug("dropped %d COMANDA changes", len(dropped))
         await store.record_dropped(conn, dropped)
-    await events.add_caused(
+    await outbox.copy_caused(
         conn,
-        outbox,
         [Caused(event, c.envelope_id, correlations.get(c.envelope_id)) for c, event in plan.events],
     )
 
