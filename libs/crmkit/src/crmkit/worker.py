@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from crm_contracts.registry import TOPICS, Topic, deadletter_topic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -56,7 +56,38 @@ async def _parse_tolerating_binary_headers(
     decodable headers; the handler still gets the original records (a dead letter keeps its headers)."""
     message = await original(tuple(_decodable_headers(r) for r in records))
     message.raw_message = records
+    consumer = getattr(message, "consumer", None)
+    if consumer is not None:
+        message.consumer = _CommitsItsBatch(consumer, records)  # type: ignore[attr-defined]
     return message
+
+
+class _CommitsItsBatch:
+    """The consumer as a batch's acknowledgement sees it: ``commit()`` commits the offsets after this
+    batch's records, on this batch's partitions only.
+
+    FastStream acknowledges with the consumer's plain ``commit()``, which commits the position of every
+    assigned partition. After a memory broker restarted empty, a consumer that lived through it still holds
+    its old positions; the first batch acknowledged afterwards committed those stale positions for
+    partitions of the new topics it had not fetched yet, and the group then skipped the new records below
+    them (docs/system-proof.md, "Broker restart"). A batch commits what it handled, nothing else."""
+
+    def __init__(self, consumer: Any, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
+        self._consumer = consumer
+        offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        self._offsets = offsets
+
+    async def commit(self) -> None:
+        await self._consumer.commit(self._offsets)
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self._consumer.seek(partition, offset)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
 
 
 class Worker:
