@@ -130,6 +130,11 @@ class Load:
         self.stop = asyncio.Event()
         self.writes_allowed = asyncio.Event()
         self.writes_allowed.set()
+        # COMANDA is not our system: after a memory broker restarts it must not publish before the services
+        # have recreated the topics (Tansu acknowledges records for a missing topic and drops them:
+        # scripts/tansu_produce_to_missing_topic.py; Apache Kafka refuses them).
+        self.comanda_allowed = asyncio.Event()
+        self.comanda_allowed.set()
         self.in_flight_writes = 0
         self.errors: list[str] = []
         self._tokens: dict[str, str] = {}
@@ -310,6 +315,7 @@ class Load:
                     return
                 if item is not None:
                     await self.writes_allowed.wait()
+                    await self.comanda_allowed.wait()
                     self.in_flight_writes += 1
                     try:
                         await asyncio.wait_for(comanda.close(ticket_id, resolution), 10)

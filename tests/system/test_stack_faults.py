@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from eventually import eventually
 from stack_harness import StackHarness
 from story_load import Load, audit, broker_evidence, caught_up
@@ -99,6 +100,7 @@ async def _restart_postgres(harness: StackHarness, load: Load, mark: Callable[[s
 async def _restart_broker(harness: StackHarness, load: Load, mark: Callable[[str], None]) -> None:
     await load.pause_writes()
     await eventually(lambda: caught_up(load), lambda gaps: not gaps, timeout=120, what="consumers caught up")
+    load.comanda_allowed.clear()
     harness.stop("broker")
     mark("broker stopped")
     load.resume_writes()
@@ -106,9 +108,29 @@ async def _restart_broker(harness: StackHarness, load: Load, mark: Callable[[str
     harness.restart("broker")
     mark("broker restarted (empty)")
     await _ready(harness)
+    await eventually(
+        lambda: missing_topics(harness.broker, COMANDA_TOPICS), lambda m: not m, timeout=60,
+        what="the services recreated COMANDA's topics",
+    )  # fmt: skip
     await load.start_comanda()
+    load.comanda_allowed.set()
     mark("services ready after the broker")
     await _progress(load, 3, timeout=240)
+
+
+COMANDA_TOPICS = ("tickets.tickets.v1", "comanda.ticket-status.v1")
+
+
+async def missing_topics(bootstrap: str, names: Sequence[str]) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+    except Exception as exc:  # the broker is still coming back
+        return [f"{exc!r}"]
+    finally:
+        await admin.close()
+    return [name for name in names if name not in existing]
 
 
 async def _smtp_outage(harness: StackHarness, load: Load, mark: Callable[[str], None]) -> None:
