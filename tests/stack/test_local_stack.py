@@ -13,7 +13,6 @@ import random
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import asyncpg
 import httpx
 import pytest
 from crmkit import localstack
+from system.stack_harness import bindable
 
 pytestmark = pytest.mark.integration
 
@@ -48,16 +48,6 @@ STOP_TIMEOUT_S = 30.0
 T = TypeVar("T")
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _free_offset() -> int:
     """An offset moving every default port of the stack to free ports below the ephemeral range."""
     defaults = [
@@ -71,7 +61,7 @@ def _free_offset() -> int:
     ]
     for _ in range(100):
         offset = random.randrange(10_000, 23_000)
-        if all(_bindable(port + offset) for port in defaults):
+        if all(bindable(port + offset) for port in defaults):
             return offset
     raise RuntimeError("no free port range found for the stack under test")
 

@@ -41,7 +41,7 @@ def load_stack_module() -> ModuleType:
     return module
 
 
-def _bindable(port: int) -> bool:
+def bindable(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -54,7 +54,7 @@ def _bindable(port: int) -> bool:
 def free_offset() -> int:
     for _ in range(200):
         offset = random.randrange(10_000, 23_000)
-        if all(_bindable(port + offset) for port in DEFAULT_PORTS):
+        if all(bindable(port + offset) for port in DEFAULT_PORTS):
             return offset
     raise RuntimeError("no free port range for the stack under test")
 

@@ -251,13 +251,7 @@ class Load:
         would take assignments any more."""
         async with self._comanda_lock:
             store = self.comanda.store if self.comanda is not None else None
-            if self._pump is not None:
-                self._pump.cancel()
-                with contextlib.suppress(BaseException):
-                    await self._pump
-                self._pump = None
-            if self.comanda is not None:
-                await self.comanda.stop()
+            await self._stop_pump_and_comanda()
             comanda = LoadComanda(self.broker, store=store)
             comanda.journal = self.comanda_journal
             comanda.on_assignment = comanda.note_assignment
@@ -287,13 +281,17 @@ class Load:
 
     async def stop_comanda(self) -> None:
         async with self._comanda_lock:
-            if self._pump is not None:
-                self._pump.cancel()
-                with contextlib.suppress(BaseException):
-                    await self._pump
-                self._pump = None
-            if self.comanda is not None:
-                await self.comanda.stop()
+            await self._stop_pump_and_comanda()
+
+    async def _stop_pump_and_comanda(self) -> None:
+        """The pump first: it must never wait on a consumer stopped under it."""
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(BaseException):
+                await self._pump
+            self._pump = None
+        if self.comanda is not None:
+            await self.comanda.stop()
 
     async def comanda_close(self, ticket_id: str, resolution: str) -> None:
         started = time.monotonic()
