@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 BROKER_DOWN_S = float(os.environ.get("FAULT_BROKER_DOWN_S", "30"))
 POSTGRES_DOWN_S = float(os.environ.get("FAULT_POSTGRES_DOWN_S", "5"))
-SMTP_DOWN_S = float(os.environ.get("FAULT_SMTP_DOWN_S", "30"))
+SMTP_DOWN_S = float(os.environ.get("FAULT_SMTP_DOWN_S", "60"))
 CONCURRENCY = 3
 KILLED = ("attentions", "tickets", "notifications", "reports", "factelec-sync", "web", "gateway")
 
