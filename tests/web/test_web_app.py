@@ -10,8 +10,9 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -425,7 +426,8 @@ def test_overdue_and_due_soon_tickets_stand_out_in_words_not_only_colour(
     client: TestClient, apis: FakeApis
 ) -> None:
     sign_in(client)
-    today = date.today()
+    # The web client's today is El Salvador's (UTC-6): near midnight UTC the two dates differ.
+    today = datetime.now(ZoneInfo("America/El_Salvador")).date()
 
     def ticket(code: str, due: date, status: str = "assigned") -> dict[str, Any]:
         person = {"user_id": "u-tecnico", "name": "Luis", "email": "l@x", "area": "GT"}
