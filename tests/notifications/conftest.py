@@ -89,6 +89,8 @@ class ProgrammableHandler:
         self.refused: dict[str, str] = {}  # address -> answer to RCPT TO
         self.refusals: list[tuple[str, str]] = []  # (address or "DATA", answer) given so far
         self.connections = 0
+        # Awaited on each DATA before the message is kept (in the SMTP server's own event loop).
+        self.before_accept: Callable[[], Awaitable[None]] | None = None
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -108,6 +110,8 @@ class ProgrammableHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.before_accept is not None:
+            await self.before_accept()
         with self.lock:
             if self.answers:
                 answer = self.answers.popleft()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -123,3 +124,45 @@ async def test_an_unusable_address_is_failed_without_an_attempt(notifications, s
     assert row["attempts"] == 0
     assert "non-ASCII" in row["last_error"]
     assert smtp.to("josé@edesal.example") == []
+
+
+async def test_a_database_outage_after_the_server_took_messages_sends_none_of_them_twice(
+    notifications, smtp, make
+):
+    """The SMTP server has accepted messages, and the database cuts every connection before the sender's
+    round commits: the round's outcomes are recorded once it is back, and nothing is sent again."""
+    service = await notifications()
+    cuts: list[int] = []
+
+    async def cut_every_database_connection() -> None:
+        if cuts:
+            return
+        conn = await asyncpg.connect(service.settings.database_url)
+        try:
+            cuts.append(
+                await conn.fetchval(
+                    """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                       WHERE datname = current_database() AND pid <> pg_backend_pid()"""
+                )
+            )
+        finally:
+            await conn.close()
+
+    smtp.handler.before_accept = cut_every_database_connection
+    tickets = [make.assigned(make.person(f"u-{i:02d}")) for i in range(5)]
+    await service.publish(*tickets)
+    await smtp.wait_for(5, what="the five emails")
+    await service.wait_rows(
+        "SELECT count(*) FROM email_messages WHERE status = 'sent'", lambda n: n == 5, what="5 sent"
+    )
+    marker = make.assigned(make.person("u-after"))
+    await service.publish(marker)
+    await smtp.wait_for(6, what="a marker after the cut")
+
+    assert cuts and cuts[0] >= 1, "the database connections were never cut"
+    received = smtp.received
+    assert len({m.message_id for m in received}) == 6
+    assert len(received) == 6, "a message was sent twice"
+    rows = await service.messages()
+    assert {r["status"] for r in rows} == {"sent"}
+    assert {r["attempts"] for r in rows} == {1}

@@ -12,6 +12,9 @@ connection, and writes every outcome in the same transaction:
   batch is left untouched, and the loop pauses (0.5 s, 1 s, 2 s ... up to ``SMTP_RECONNECT_BACKOFF_MAX_S``)
   before it connects again. An outage costs a few attempts to a few messages, not one to each.
 
+If the database goes away during a round, the outcomes of what was already sent stay in memory and are
+recorded first when it is back, before anything is claimed again: a database outage sends nothing twice.
+
 The crash window: the server accepted a message, and the process dies before the batch's transaction
 commits. The rows go back to due and those messages are sent again: at least once, never lost. The copy
 is byte-for-byte the same message (same ``Message-ID``), so it is recognisable as a duplicate; the batch
@@ -69,17 +72,35 @@ class MailSender:
         self._round: asyncio.Task[RoundOutcome] | None = None
         self._connection_failures = 0
         self.sent_total = 0
+        self._unrecorded: list[store.Result] = []
 
     def wake(self) -> None:
         self._wake.set()
 
     async def send_due(self) -> RoundOutcome:
         """One round: claim due messages, send them, record the outcomes (one transaction)."""
+        if self._unrecorded:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await store.record_results(conn, self._unrecorded)
+            log.info("recorded %d outcomes of a round whose transaction was lost", len(self._unrecorded))
+            self._unrecorded = []
         outcome = RoundOutcome()
+        results: list[store.Result] = []
+        try:
+            await self._send_round(outcome, results)
+        except INFRASTRUCTURE_ERRORS:
+            # The server has these messages; the database lost the round's transaction (it went away).
+            # Recording the outcomes as soon as it is back, before claiming again, keeps a database outage
+            # from sending them twice. Only the death of this process in that window still can.
+            self._unrecorded = results
+            raise
+        self.sent_total += outcome.sent
+        return outcome
+
+    async def _send_round(self, outcome: RoundOutcome, results: list[store.Result]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             claimed = await store.claim_due(conn, self.clock.now(), self.settings.mail_batch_size)
             outcome.claimed = len(claimed)
-            results: list[store.Result] = []
             for message in claimed:
                 result = await self.mailer.send(self.envelope_from, message.recipient_email, message.mime)
                 now = self.clock.now()
@@ -109,8 +130,6 @@ class MailSender:
                     outcome.connection_lost = True
                     break  # the rest of the batch stays due; the loop pauses before reconnecting
             await store.record_results(conn, results)
-        self.sent_total += outcome.sent
-        return outcome
 
     async def run(self) -> None:
         listener: asyncpg.Connection | None = None
