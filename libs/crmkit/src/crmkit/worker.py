@@ -25,7 +25,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
 from crmkit.consumer import EventConsumer, Subscriptions
-from crmkit.kafka import end_offsets, ensure_topics, make_producer, missing_topics
+from crmkit.kafka import end_offsets, ensure_topics, make_producer, missing_topics, rewind_group
 from crmkit.outbox import Outbox
 from crmkit.settings import KitSettings
 
@@ -176,11 +176,17 @@ class Worker:
         with contextlib.suppress(Exception):
             await self._dlq_producer.stop()
 
-    async def restart(self) -> None:
+    async def restart(self, rewind: bool = False) -> None:
         """New Kafka clients; used when the broker lost its topics (a restarted memory broker)."""
         async with self._lock:
             log.warning("restarting the event worker")
             await self.stop()
+            if rewind:
+                try:
+                    rewound = await rewind_group(self.settings, self.topic_names)
+                    log.warning("consumer group rewound to the beginning of %d partitions", rewound)
+                except Exception as exc:  # another member still holds the group: it rewinds nothing
+                    log.warning("consumer group not rewound: %r", exc)
             self._dlq_producer = make_producer(self.settings)
             await self.start()
 
@@ -212,7 +218,9 @@ class Worker:
             self._broker_was_unreachable,
             shrunk,
         )
-        await self.restart()
+        # Lost topics or records mean a memory broker restarted empty: start the group from the beginning.
+        # A broker that was only unreachable keeps its log; rewinding then would replay all history.
+        await self.restart(rewind=bool(missing) or bool(shrunk))
         self._broker_was_unreachable = False
         self._last_ends = {}
         return False
