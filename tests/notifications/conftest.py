@@ -91,6 +91,8 @@ class ProgrammableHandler:
         self.connections = 0
         # Awaited on each DATA before the message is kept (in the SMTP server's own event loop).
         self.before_accept: Callable[[], Awaitable[None]] | None = None
+        # Awaited after a message is kept, before the server answers 250 (the client does not know yet).
+        self.after_keep: Callable[[], Awaitable[None]] | None = None
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -121,6 +123,8 @@ class ProgrammableHandler:
             message = email.message_from_bytes(raw, policy=policy.default)
             assert isinstance(message, EmailMessage)
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), raw, message))
+        if self.after_keep is not None:
+            await self.after_keep()
         return "250 2.0.0 OK: queued"
 
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+
 import asyncpg
 import pytest
+from crmkit import localstack
 
 pytestmark = pytest.mark.integration
 
@@ -158,6 +166,9 @@ async def test_a_database_outage_after_the_server_took_messages_sends_none_of_th
     marker = make.assigned(make.person("u-after"))
     await service.publish(marker)
     await smtp.wait_for(6, what="a marker after the cut")
+    await service.wait_rows(
+        "SELECT count(*) FROM email_messages WHERE status = 'sent'", lambda n: n == 6, what="6 sent"
+    )
 
     assert cuts and cuts[0] >= 1, "the database connections were never cut"
     received = smtp.received
@@ -166,3 +177,77 @@ async def test_a_database_outage_after_the_server_took_messages_sends_none_of_th
     rows = await service.messages()
     assert {r["status"] for r in rows} == {"sent"}
     assert {r["attempts"] for r in rows} == {1}
+    assert {r["interrupted_attempts"] for r in rows} == {0}
+    assert await service.fetchval("SELECT count(*) FROM email_send_attempts") == 0
+
+
+async def test_a_sender_killed_after_the_server_took_a_message_resends_it_marked_as_interrupted(
+    notifications, smtp, make
+):
+    """The one window no SMTP client can close: the server has the message, the sender process dies before
+    it learns so. The message is sent again (never lost), and the delivery log says this send may be a
+    duplicate; the copy is the same message (same Message-ID)."""
+    recorder = await notifications(mail_sender_enabled=False)
+    ticket = make.assigned(make.person("u-jperez"))
+    await recorder.publish(ticket)
+    await recorder.wait_rows(
+        "SELECT count(*) FROM email_messages WHERE status = 'pending'", lambda n: n == 1, what="recorded"
+    )
+    settings = recorder.settings
+    await recorder.stop()
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "KAFKA_IDEMPOTENCE": str(settings.kafka_idempotence).lower(),
+        "TOPIC_PREFIX": settings.topic_prefix,
+        "SMTP_HOST": smtp.host,
+        "SMTP_PORT": str(smtp.port),
+        "MAIL_FROM": settings.mail_from,
+        "SCHEDULER_ENABLED": "false",
+        "LOG_JSON": "false",
+        "HTTP_PORT": str(localstack.free_port()),
+    }
+    sender = _worker_process(env)
+
+    async def die_before_the_answer() -> None:
+        # SIGKILL from inside the server's DATA handler: the message is kept, the answer never leaves.
+        smtp.handler.after_keep = None
+        os.killpg(sender.pid, signal.SIGKILL)
+        await asyncio.get_running_loop().run_in_executor(None, sender.wait, 10)
+
+    smtp.handler.after_keep = die_before_the_answer
+    try:
+        code = await asyncio.get_running_loop().run_in_executor(None, sender.wait, 60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sender.pid, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert len(smtp.received) == 1
+
+    survivor = await notifications(database_url=settings.database_url)
+    await smtp.wait_for(2, what="the message sent again after the crash")
+    [row] = await survivor.fetch("SELECT * FROM email_messages WHERE status = 'sent'") or [None]
+    assert row is not None and row["interrupted_attempts"] == 1
+    first, again = smtp.received
+    assert first.message_id == again.message_id and first.raw == again.raw
+    assert await survivor.fetchval("SELECT count(*) FROM email_send_attempts") == 0
+    async with survivor.client() as http:
+        log = (
+            await http.get(f"/tickets/{ticket.ticket_id}/messages", headers=survivor.token("admin", "admin"))
+        ).json()
+    assert [m["interrupted_attempts"] for m in log["items"]] == [1]
+
+    # A later message is sent once and not marked: the journal of a finished round is gone.
+    later = make.assigned(make.person("u-later"))
+    await survivor.publish(later)
+    await smtp.wait_for(3, what="a later email")
+    marks = await survivor.fetch("SELECT recipient_id, interrupted_attempts FROM email_messages")
+    assert {r["recipient_id"]: r["interrupted_attempts"] for r in marks} == {"u-jperez": 1, "u-later": 0}
+
+
+def _worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "notifications", "worker"], env=env, start_new_session=True
+    )

@@ -207,6 +207,7 @@ async def _under_faults(harness: StackHarness, faults: Sequence[Fault], label: s
         "ambiguous": load.stats.ambiguous,
         "replayed": load.stats.replayed,
         "comanda_rescans": load.stats.rescans,
+        "emails_resent_after_an_interrupted_send": load.resent_after_interruption,
     }
     (harness.state_dir / f"{label}-report.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

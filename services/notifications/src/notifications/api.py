@@ -57,6 +57,11 @@ class MessageOut(BaseModel):
     event_id: uuid.UUID | None
     tier: int | None = Field(description="Escalation tier (1, 2, 3, ...), for escalations.")
     attempts: int
+    interrupted_attempts: int = Field(
+        description="Attempts cut short after the SMTP server may have taken the message (the sender died "
+        "before recording the answer). Each was followed by a new send, which may have been a duplicate "
+        "(same message_id)."
+    )
     last_error: str | None = Field(description="The last failure: the SMTP server's answer or the error.")
     smtp_response: str | None = Field(description="The server's answer when it accepted the message.")
     message_id: str = Field(description="The Message-ID header, stable across retries.")
@@ -106,6 +111,7 @@ def _out(row: dict[str, Any]) -> MessageOut:
         event_id=row["event_id"],
         tier=row["tier"],
         attempts=row["attempts"],
+        interrupted_attempts=row["interrupted_attempts"],
         last_error=row["last_error"],
         smtp_response=row["smtp_response"],
         message_id=row["message_id"],

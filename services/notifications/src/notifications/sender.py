@@ -16,9 +16,13 @@ If the database goes away during a round, the outcomes of what was already sent 
 recorded first when it is back, before anything is claimed again: a database outage sends nothing twice.
 
 The crash window: the server accepted a message, and the process dies before the batch's transaction
-commits. The rows go back to due and those messages are sent again: at least once, never lost. The copy
-is byte-for-byte the same message (same ``Message-ID``), so it is recognisable as a duplicate; the batch
-size bounds how many can be repeated. (The alternative, marking before sending, loses messages instead.)
+commits. The rows go back to due and those messages are sent again: at least once, never lost (marking
+before sending would lose messages instead). No SMTP client can close that window: the server's "250" and
+our commit are two systems. What the sender does is know it: each round is journalled (committed on a second
+connection) before the server sees a message, and the journal is deleted with the outcomes. A message
+claimed again with a journal row left is resent with ``interrupted_attempts`` + 1 in the delivery log: the
+copy may be a duplicate, byte-for-byte the same message (same ``Message-ID``, which mail clients use to
+fold duplicates). A duplicate without that mark is a defect; the system tests count on it.
 
 The loop wakes on ``NOTIFY notifications_mail`` (sent by the transaction that records a message), polls
 every ``MAIL_POLL_INTERVAL_S`` as a fallback, keeps the SMTP connection while there is work and for
@@ -30,7 +34,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 
 import asyncpg
@@ -55,6 +60,12 @@ class RoundOutcome:
     connection_lost: bool = False
 
 
+@dataclass
+class Round:
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    results: list[store.Result] = field(default_factory=list)
+
+
 class MailSender:
     def __init__(self, settings: Settings, pool: asyncpg.Pool, mailer: Mailer, clock: Clock) -> None:
         self.settings = settings
@@ -72,41 +83,67 @@ class MailSender:
         self._round: asyncio.Task[RoundOutcome] | None = None
         self._connection_failures = 0
         self.sent_total = 0
-        self._unrecorded: list[store.Result] = []
+        self._unrecorded: Round | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     async def send_due(self) -> RoundOutcome:
         """One round: claim due messages, send them, record the outcomes (one transaction)."""
-        if self._unrecorded:
+        if self._unrecorded is not None:
             async with self.pool.acquire() as conn, conn.transaction():
-                await store.record_results(conn, self._unrecorded)
-            log.info("recorded %d outcomes of a round whose transaction was lost", len(self._unrecorded))
-            self._unrecorded = []
+                await store.record_round(conn, self._unrecorded.id, self._unrecorded.results)
+            log.info(
+                "recorded %d outcomes of a round whose transaction was lost", len(self._unrecorded.results)
+            )
+            self._unrecorded = None
         outcome = RoundOutcome()
-        results: list[store.Result] = []
+        this_round = Round()
         try:
-            await self._send_round(outcome, results)
+            await self._send_round(outcome, this_round)
         except INFRASTRUCTURE_ERRORS:
             # The server has these messages; the database lost the round's transaction (it went away).
             # Recording the outcomes as soon as it is back, before claiming again, keeps a database outage
             # from sending them twice. Only the death of this process in that window still can.
-            self._unrecorded = results
+            self._unrecorded = this_round
             raise
         self.sent_total += outcome.sent
         return outcome
 
-    async def _send_round(self, outcome: RoundOutcome, results: list[store.Result]) -> None:
+    async def _send_round(self, outcome: RoundOutcome, this_round: Round) -> None:
+        results = this_round.results
         async with self.pool.acquire() as conn, conn.transaction():
             claimed = await store.claim_due(conn, self.clock.now(), self.settings.mail_batch_size)
             outcome.claimed = len(claimed)
+            if not claimed:
+                return
+            ids = [m.id for m in claimed]
+            resent = await store.interrupted(conn, ids)
+            if resent:
+                log.warning(
+                    "%d messages of a round that died after the server may have taken them are sent again "
+                    "(possible duplicates, same Message-ID): %s",
+                    len(resent),
+                    sorted(str(i) for i in resent),
+                )
+            async with self.pool.acquire() as journal:
+                await store.journal_round(journal, this_round.id, ids, self.clock.now())
             for message in claimed:
                 result = await self.mailer.send(self.envelope_from, message.recipient_email, message.mime)
                 now = self.clock.now()
                 attempts = message.attempts + 1
+                again = message.id in resent
                 if result.accepted:
-                    results.append(store.Result(message.id, "sent", attempts, now, response=result.response))
+                    results.append(
+                        store.Result(
+                            message.id,
+                            "sent",
+                            attempts,
+                            now,
+                            response=result.response,
+                            after_interruption=again,
+                        )
+                    )
                     outcome.sent += 1
                     continue
                 transition = after_failure(attempts, result.permanent, result.response, now, self.policy)
@@ -118,6 +155,7 @@ class MailSender:
                         now,
                         next_attempt_at=transition.next_attempt_at,
                         error=transition.error,
+                        after_interruption=again,
                     )
                 )
                 if transition.status == "failed":
@@ -129,7 +167,7 @@ class MailSender:
                 if result.connection_lost:
                     outcome.connection_lost = True
                     break  # the rest of the batch stays due; the loop pauses before reconnecting
-            await store.record_results(conn, results)
+            await store.record_round(conn, this_round.id, results)
 
     async def run(self) -> None:
         listener: asyncpg.Connection | None = None

@@ -3,7 +3,10 @@
 Messages are inserted in the transaction of their cause (the consumed event's, or the scheduler tick's),
 under a unique ``dedupe_key``: a second insert of the same key does nothing. The sender claims due
 messages with ``FOR UPDATE SKIP LOCKED`` (several senders never take the same row) and writes each
-outcome back in the same transaction.
+outcome back in the same transaction. Before a round's messages go to the SMTP server, the round is
+journalled in ``email_send_attempts`` (committed on another connection); recording the outcomes deletes it.
+A journal row found for a message being claimed is the trace of a round that died after the server may have
+taken the message.
 """
 
 from __future__ import annotations
@@ -98,6 +101,28 @@ async def claim_due(conn: Connection, now: datetime, limit: int) -> list[Claimed
     return [Claimed(r["id"], r["recipient_email"], r["mime"], r["attempts"]) for r in rows]
 
 
+async def journal_round(
+    conn: Connection, round_id: uuid.UUID, ids: Sequence[uuid.UUID], at: datetime
+) -> None:
+    """Say (on its own connection, committed at once) that these messages are about to be sent."""
+    await conn.execute(
+        """INSERT INTO email_send_attempts (message_id, round_id, started_at)
+           SELECT unnest($1::uuid[]), $2, $3""",
+        list(ids),
+        round_id,
+        at,
+    )
+
+
+async def interrupted(conn: Connection, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Of these claimed messages, those with an earlier round that never recorded its outcome. The caller
+    holds their row locks, so no live round is sending them: that round died."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT message_id FROM email_send_attempts WHERE message_id = ANY($1::uuid[])", list(ids)
+    )
+    return {r["message_id"] for r in rows}
+
+
 @dataclass(frozen=True)
 class Result:
     id: uuid.UUID
@@ -107,20 +132,39 @@ class Result:
     next_attempt_at: datetime | None = None
     error: str | None = None
     response: str | None = None
+    after_interruption: bool = False  # an earlier attempt died after the server may have taken it
 
 
-async def record_results(conn: Connection, results: Sequence[Result]) -> None:
-    if not results:
-        return
-    await conn.executemany(
-        """UPDATE email_messages SET status = $2::text, attempts = $3, last_attempt_at = $4::timestamptz,
-               next_attempt_at = $5,
-               last_error = COALESCE($6::text, last_error),
-               smtp_response = COALESCE($7::text, smtp_response),
-               sent_at = CASE WHEN $2::text = 'sent' THEN $4::timestamptz ELSE sent_at END,
-               finished_at = CASE WHEN $2::text IN ('sent', 'failed') THEN $4::timestamptz END
-           WHERE id = $1""",
-        [(r.id, r.status, r.attempts, r.at, r.next_attempt_at, r.error, r.response) for r in results],
+async def record_round(conn: Connection, round_id: uuid.UUID, results: Sequence[Result]) -> None:
+    """The outcomes of a round, and the end of its journal (and of the interrupted rounds it resent)."""
+    if results:
+        await conn.executemany(
+            """UPDATE email_messages SET status = $2::text, attempts = $3, last_attempt_at = $4::timestamptz,
+                   next_attempt_at = $5,
+                   last_error = COALESCE($6::text, last_error),
+                   smtp_response = COALESCE($7::text, smtp_response),
+                   sent_at = CASE WHEN $2::text = 'sent' THEN $4::timestamptz ELSE sent_at END,
+                   finished_at = CASE WHEN $2::text IN ('sent', 'failed') THEN $4::timestamptz END,
+                   interrupted_attempts = interrupted_attempts + $8::int
+               WHERE id = $1""",
+            [
+                (
+                    r.id,
+                    r.status,
+                    r.attempts,
+                    r.at,
+                    r.next_attempt_at,
+                    r.error,
+                    r.response,
+                    int(r.after_interruption),
+                )
+                for r in results
+            ],
+        )
+    await conn.execute(
+        "DELETE FROM email_send_attempts WHERE round_id = $1 OR message_id = ANY($2::uuid[])",
+        round_id,
+        [r.id for r in results if r.after_interruption],
     )
 
 
@@ -180,7 +224,8 @@ async def requeue(conn: Connection, message_id: uuid.UUID, at: datetime) -> Stat
 
 
 LOG_COLUMNS = """id, kind, ticket_id, ticket_code, event_id, source_event_id, tier, recipient_id,
-    recipient_name, recipient_email, role, subject, message_id, status, attempts, last_error, smtp_response,
+    recipient_name, recipient_email, role, subject, message_id, status, attempts, interrupted_attempts,
+    last_error, smtp_response,
     created_at, next_attempt_at, last_attempt_at, sent_at, finished_at"""
 
 
