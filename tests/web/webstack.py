@@ -127,9 +127,17 @@ def shot(page: Any, folder: Path, name: str, tablet: bool = True) -> None:
 
 
 def reload_until(page: Any, check: Any, what: str, timeout: float = 60) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+
     def probe() -> bool:
-        page.reload()
-        return bool(check())
+        try:
+            page.reload()
+            return bool(check())
+        except PlaywrightError as exc:
+            # Chromium answers a reload that meets a navigation still being committed with "Not attached
+            # to an active page" (seen once in CI); the next probe reloads again.
+            print(f"reload_until({what}): {exc.message.splitlines()[0]}")
+            return False
 
     _wait_for(probe, timeout, what, interval=1.0)
 
