@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from crm_contracts.registry import deadletter_topic
 from crmkit import localstack, metrics
+from crmkit import runtime as runtime_module
+from crmkit.kafka import ensure_topics
 from crmkit.runtime import ServiceRuntime
 from eventually import eventually
 from kit.helpers import effect_counts
@@ -75,6 +78,55 @@ async def test_writes_survive_a_broker_outage_and_are_delivered_once_after(setti
                     )
                     == 3
                 )
+
+
+async def test_a_broker_replaced_between_two_topology_checks_is_noticed_by_its_cluster_id(
+    settings_for, new_database, monkeypatch
+):
+    """The shortest outage: the broker restarts empty between two checks of the worker, and other clients
+    recreate the topics and fill them past the consumers' old positions before the worker looks. Nothing
+    is missing, nothing shrank, the broker never seemed unreachable: only the cluster id tells."""
+    monkeypatch.setattr(runtime_module, "TOPOLOGY_CHECK_S", 3600.0)  # this test decides when the worker looks
+    port = localstack.free_port()
+    broker = {"kafka_bootstrap_servers": f"127.0.0.1:{port}", "kafka_idempotence": False}
+    pinger_rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"), **broker)))
+    ponger_db = await new_database("ponger")
+    ponger_rt = ServiceRuntime(ponger(settings_for(database_url=ponger_db, **broker)))
+    with own_broker(port) as first:
+        async with pinger_rt.running({"relay"}), ponger_rt.running({"worker"}):
+            assert ponger_rt.worker is not None
+            assert await ponger_rt.worker.check_topology(), "the same broker: nothing to do"
+            async with pinger_rt.pool.acquire() as conn:
+                for seq in range(20):
+                    await write_ping(conn, pinger_rt.outbox, f"a{seq % 4}", seq)
+            await eventually(lambda: effect_counts(ponger_db), lambda c: len(c) == 20, what="before")
+            assert await ponger_rt.worker.check_topology(), "still the same broker"
+
+            first.kill()
+            first.wait()
+            with own_broker(port):
+                # Another instance of the consuming service (or an operator) recreated every topic.
+                dead_letters = (deadletter_topic(ponger_rt.settings.service_name), 1)
+                await ensure_topics(ponger_rt.settings, [PINGS, dead_letters])
+                async with pinger_rt.pool.acquire() as conn:
+                    for seq in range(20, 80):
+                        await write_ping(conn, pinger_rt.outbox, f"a{seq % 4}", seq)
+                await eventually(
+                    lambda: _unpublished(pinger_rt), lambda n: n == 0, timeout=60, what="all published"
+                )
+                assert not await ponger_rt.worker.check_topology(), "the new broker went unnoticed"
+                counts = await eventually(
+                    lambda: effect_counts(ponger_db),
+                    lambda c: len(c) == 80,
+                    timeout=60,
+                    what="all 80",
+                )
+                assert set(counts.values()) == {1}
+
+
+async def _unpublished(rt: ServiceRuntime) -> int:
+    async with rt.pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM kit_outbox WHERE published_at IS NULL"))
 
 
 async def _partitions(bootstrap: str, topic: str) -> int:

@@ -98,11 +98,17 @@ async def ensure_topics(settings: KitSettings, topics: Iterable[Topic | tuple[st
 
 
 async def missing_topics(settings: KitSettings, names: Iterable[str]) -> list[str]:
+    return (await broker_view(settings, names))[1]
+
+
+async def broker_view(settings: KitSettings, names: Iterable[str]) -> tuple[str | None, list[str]]:
+    """The cluster id, and which of ``names`` the broker does not have (one admin client)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5_000)
     await admin.start()
     try:
+        cluster_id = (await admin.describe_cluster()).get("cluster_id")
         existing = set(await admin.list_topics())
-        return [name for name in names if name not in existing]
+        return cluster_id, [name for name in names if name not in existing]
     finally:
         await admin.close()
 
@@ -124,35 +130,5 @@ async def end_offsets(settings: KitSettings, names: Iterable[str]) -> dict[tuple
             return {}
         ends = await consumer.end_offsets(tps)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
-    finally:
-        await consumer.stop()
-
-
-async def rewind_group(settings: KitSettings, names: Iterable[str]) -> int:
-    """Commit the beginning of every partition of ``names`` for the service's consumer group; returns how
-    many partitions were rewound.
-
-    For a memory broker that restarted empty: a consumer that lived through the restart kept its old
-    positions and, once the new partition held that many records, fetched from there, skipping the
-    first ones (and committing past them). Rebuilt consumers start from the beginning instead; the
-    idempotent consumer drops what it applied already. Only possible while the group has no members (the
-    caller stopped its consumers); otherwise the broker refuses and the caller goes on without it.
-    """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
-        enable_auto_commit=False,
-        request_timeout_ms=5_000,
-    )
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(name, p) for name in names for p in consumer.partitions_for_topic(name) or ()]
-        if not tps:
-            return 0
-        consumer.assign(tps)
-        beginnings = await consumer.beginning_offsets(tps)
-        await consumer.commit(dict(beginnings))
-        return len(tps)
     finally:
         await consumer.stop()

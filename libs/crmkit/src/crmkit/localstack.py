@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +52,14 @@ def tansu_binary() -> str:
 
 
 def tansu_command(port: int) -> list[str]:
+    """A memory broker: each start is a new, empty cluster, and says so with a new cluster id (Apache Kafka
+    keeps its id for life). Long-lived clients compare it to notice a restart that left no other trace."""
     url = f"tcp://127.0.0.1:{port}"
     return [
         tansu_binary(),
         "broker",
+        "--cluster-id",
+        f"crm-memory-{uuid.uuid4().hex[:12]}",
         "--listener-url",
         url,
         "--advertised-listener-url",

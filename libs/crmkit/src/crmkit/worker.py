@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from crm_contracts.registry import TOPICS, Topic, deadletter_topic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -25,7 +25,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
 from crmkit.consumer import EventConsumer, Subscriptions
-from crmkit.kafka import end_offsets, ensure_topics, make_producer, missing_topics, rewind_group
+from crmkit.kafka import broker_view, end_offsets, ensure_topics, make_producer
 from crmkit.outbox import Outbox
 from crmkit.settings import KitSettings
 
@@ -90,6 +90,37 @@ class _CommitsItsBatch:
         return getattr(self._consumer, name)
 
 
+class _FromTheBeginning(ConsumerRebalanceListener):
+    """After a memory broker restarted empty: the partitions a rebuilt consumer is first given are read
+    from their beginning, whatever offsets the new broker holds for the group.
+
+    A consumer that lived through the restart kept its old positions and, once the new partitions held that
+    many records, fetched (and committed) from there, skipping the first records of the new topics. An
+    offset commit from outside the group cannot undo that reliably: the broker refuses it while the group has
+    members, and a member whose LeaveGroup went to the old broker stays until its session times out (the
+    kit's broker-outage test lost 20 of 120 that way in CI). Seeking in the rebalance callback needs no one's
+    consent; the idempotent consumer drops what was applied already. Later assignments use the committed
+    offsets, which by then come from consumers that started at the beginning."""
+
+    def __init__(self) -> None:
+        self.subscriber: Any = None
+        self.pending = True
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = getattr(self.subscriber, "consumer", None)
+        if not (self.pending and assigned and consumer is not None):
+            return
+        self.pending = False
+        # Offset 0, not seek_to_beginning(): that one awaits the fetcher from inside the rebalance. Where the
+        # log no longer starts at 0, the fetch is out of range and auto_offset_reset="earliest" applies.
+        for tp in assigned:
+            consumer.seek(tp, 0)
+        log.warning("after a broker restart: %d partitions read from their beginning", len(assigned))
+
+
 class Worker:
     """Consumes the topics of one service's subscriptions. ``restart()`` rebuilds the Kafka clients."""
 
@@ -112,8 +143,9 @@ class Worker:
         self._lock = asyncio.Lock()
         self._broker_was_unreachable = False
         self._last_ends: dict[tuple[str, int], int] = {}
+        self._cluster_id: str | None = None  # of the broker the consumers joined
 
-    def _build_broker(self) -> KafkaBroker:
+    def _build_broker(self, from_the_beginning: bool = False) -> KafkaBroker:
         s = self.settings
         broker = KafkaBroker(
             s.kafka_bootstrap_servers,
@@ -128,7 +160,8 @@ class Worker:
             records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
             await consumer.process_batch(records, getattr(msg, "consumer", None))
 
-        broker.subscriber(
+        listener = _FromTheBeginning() if from_the_beginning else None
+        subscriber = broker.subscriber(
             *self.topic_names,
             group_id=s.consumer_group,
             batch=True,
@@ -144,7 +177,11 @@ class Worker:
             # default would JSON-decode every record of the batch once more first.
             decoder=_no_decoding,
             parser=_parse_tolerating_binary_headers,
-        )(handle)
+            listener=listener,
+        )
+        subscriber(handle)
+        if listener is not None:
+            listener.subscriber = subscriber
         return broker
 
     async def ensure_topics(self) -> None:
@@ -153,10 +190,13 @@ class Worker:
                 self.settings, [*self.topics, (deadletter_topic(self.settings.service_name), 1)]
             )
 
-    async def start(self) -> None:
+    async def start(self, from_the_beginning: bool = False) -> None:
         if not self.topics:
             return
         await self.ensure_topics()
+        self._cluster_id = None
+        with contextlib.suppress(Exception):  # if it fails, the next topology check learns it
+            self._cluster_id, _ = await broker_view(self.settings, [])
         await self._dlq_producer.start()
         self.consumer = EventConsumer(
             self.settings, self.pool, self.subscriptions, self.outbox, self._dlq_producer
@@ -164,7 +204,9 @@ class Worker:
         # Several group members in one process: while one waits for PostgreSQL another decodes. Each keeps
         # its partitions' order; handlers that touch one aggregate from two topics must lock it (they would
         # have to anyway, with several worker processes).
-        self.brokers = [self._build_broker() for _ in range(max(1, self.settings.consumer_concurrency))]
+        self.brokers = [
+            self._build_broker(from_the_beginning) for _ in range(max(1, self.settings.consumer_concurrency))
+        ]
         for broker in self.brokers:
             await broker.start()
 
@@ -181,46 +223,49 @@ class Worker:
         async with self._lock:
             log.warning("restarting the event worker")
             await self.stop()
-            if rewind:
-                try:
-                    rewound = await rewind_group(self.settings, self.topic_names)
-                    log.warning("consumer group rewound to the beginning of %d partitions", rewound)
-                except Exception as exc:  # another member still holds the group: it rewinds nothing
-                    log.warning("consumer group not rewound: %r", exc)
             self._dlq_producer = make_producer(self.settings)
-            await self.start()
+            await self.start(from_the_beginning=rewind)
 
     async def check_topology(self) -> bool:
         """True when the broker looks like the one the consumers joined; otherwise restart them.
 
         A restarted memory broker has lost its topics, records, groups and offsets, and long-lived
-        clients of the old one stall. Signs of it: a topic is missing; the broker was unreachable since the
-        last check; or a partition's end offset went down. Then the topics are recreated from the registry
-        and the Kafka clients rebuilt. On Apache Kafka the same signs only cost a rebalance.
+        clients of the old one stall. Signs of it: another cluster id (the local stack starts each memory
+        broker with a new one); a topic is missing; the broker was unreachable since the last check; or a
+        partition's end offset went down. Then the topics are recreated from the registry and the Kafka
+        clients rebuilt. On Apache Kafka the same signs only cost a rebalance.
+
+        The cluster id matters most: a short outage between two checks, with another client recreating the
+        topics and filling them past the old positions, leaves no other trace, and consumers that lived
+        through it would fetch from their old positions and skip the first records of the new topics.
         """
         if not self.topics:
             return True
         names = [*self.topic_names, self.settings.topic(deadletter_topic(self.settings.service_name))]
         try:
-            missing = await missing_topics(self.settings, names)
+            cluster_id, missing = await broker_view(self.settings, names)
             ends = await end_offsets(self.settings, [n for n in names if n not in missing])
         except Exception:
             self._broker_was_unreachable = True
             raise
+        replaced = self._cluster_id is not None and cluster_id != self._cluster_id
+        self._cluster_id = self._cluster_id or cluster_id
         shrunk = [tp for tp, end in ends.items() if end < self._last_ends.get(tp, 0)]
-        suspect = bool(missing) or self._broker_was_unreachable or bool(shrunk)
+        suspect = replaced or bool(missing) or self._broker_was_unreachable or bool(shrunk)
         self._last_ends = ends
         if not suspect:
             return True
         log.warning(
-            "broker may have restarted (missing=%s, was unreachable=%s, shrunk=%s): rebuilding consumers",
+            "broker may have restarted (other cluster=%s, missing=%s, was unreachable=%s, shrunk=%s): "
+            "rebuilding consumers",
+            replaced,
             missing,
             self._broker_was_unreachable,
             shrunk,
         )
-        # Lost topics or records mean a memory broker restarted empty: start the group from the beginning.
-        # A broker that was only unreachable keeps its log; rewinding then would replay all history.
-        await self.restart(rewind=bool(missing) or bool(shrunk))
+        # Another cluster, lost topics or lost records mean a memory broker restarted empty: start the group
+        # from the beginning. A broker that was only unreachable keeps its log; rewinding would replay it all.
+        await self.restart(rewind=replaced or bool(missing) or bool(shrunk))
         self._broker_was_unreachable = False
         self._last_ends = {}
         return False
