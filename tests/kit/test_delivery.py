@@ -200,3 +200,35 @@ async def _published(dsn: str) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM kit_outbox WHERE published_at IS NOT NULL"))
     finally:
         await conn.close()
+
+
+async def test_an_idle_relay_woken_by_a_commit_lingers_and_sends_what_came_meanwhile_in_one_batch(
+    settings_for, new_database
+):
+    """Single-row commits arriving one after another, as API requests do: with ``relay_linger_ms`` the
+    relay reads once after the first NOTIFY and sends them together (one read, one send, one mark), not
+    one by one (without it: ten batches of one)."""
+    dsn = await new_database("pinger")
+    rt = ServiceRuntime(pinger(settings_for(database_url=dsn, relay_linger_ms=1000)))
+    async with rt.running(set()):
+        relay = OutboxRelay(rt.settings, topics=REGISTRY)
+        batches: list[int] = []
+        start_batch = relay._start_batch
+
+        async def counted(rows):
+            batches.append(len(rows))
+            return await start_batch(rows)
+
+        relay._start_batch = counted
+        task = asyncio.create_task(relay.run())
+        try:
+            await eventually(lambda: _leaders(relay), lambda n: n == 1, what="the relay leads")
+            async with rt.pool.acquire() as conn:
+                for seq in range(10):
+                    await write_ping(conn, rt.outbox, f"k{seq}", seq)  # its own transaction and NOTIFY
+                    await asyncio.sleep(0.01)  # commits spread over ~0.1 s, well inside the linger
+            await eventually(lambda: _unpublished(dsn), lambda n: n == 0, what="all published")
+        finally:
+            relay.stop()
+            await task
+    assert batches == [10]

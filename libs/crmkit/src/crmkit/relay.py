@@ -169,6 +169,8 @@ class OutboxRelay:
                 metrics.OUTBOX_BACKLOG.set(0)
                 await self._maybe_prune(conn)
                 await _wait_any([wake, self._stop], self.settings.relay_poll_interval_s)
+                if wake.is_set() and not self._stop.is_set() and self.settings.relay_linger_ms:
+                    await _wait(self._stop, self.settings.relay_linger_ms / 1000)
             # Stopping: finish what is in flight, so a graceful stop does not cause redelivery.
             if marking is not None:
                 await marking[1]

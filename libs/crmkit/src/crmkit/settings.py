@@ -26,6 +26,10 @@ class KitSettings(BaseSettings):
     relay_batch_size: int = 2000
     relay_poll_interval_s: float = 1.0
     relay_standby_interval_s: float = 1.0
+    # After a NOTIFY wakes an idle relay, it waits this long before reading, so the rows committed meanwhile
+    # go out in one batch (as a Kafka producer's linger.ms): at hundreds of single-row commits a second the
+    # relay otherwise reads, sends and marks one row at a time. 0 turns it off.
+    relay_linger_ms: float = Field(default=5.0, ge=0, le=1000)
     outbox_retention_hours: float = 72.0
     inbox_retention_days: float = 30.0
     # How long an Idempotency-Key's answer is kept (crmkit.idempotency): longer than any client retries.
