@@ -41,16 +41,10 @@ def own_broker(port: int) -> Iterator[subprocess.Popen[bytes]]:
 
 
 async def test_writes_survive_a_broker_outage_and_are_delivered_once_after(settings_for, new_database):
-    port = localstack.free_port()
-    broker = {"kafka_bootstrap_servers": f"127.0.0.1:{port}", "kafka_idempotence": False}
-    pinger_rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"), **broker)))
-    ponger_db = await new_database("ponger")
-    ponger_rt = ServiceRuntime(ponger(settings_for(database_url=ponger_db, **broker)))
+    port, pinger_rt, ponger_rt, ponger_db = await _ping_pong_on_own_broker(settings_for, new_database)
     with own_broker(port) as first:
         async with pinger_rt.running({"relay"}), ponger_rt.running({"worker"}):
-            async with pinger_rt.pool.acquire() as conn:
-                for seq in range(20):
-                    await write_ping(conn, pinger_rt.outbox, f"a{seq % 4}", seq)
+            await _write_pings(pinger_rt, range(20))
             await eventually(
                 lambda: effect_counts(ponger_db), lambda c: len(c) == 20, what="before the outage"
             )
@@ -58,19 +52,11 @@ async def test_writes_survive_a_broker_outage_and_are_delivered_once_after(setti
             first.kill()
             first.wait()
             errors_before = _relay_errors()
-            async with pinger_rt.pool.acquire() as conn:
-                for seq in range(20, 120):
-                    await write_ping(conn, pinger_rt.outbox, f"a{seq % 4}", seq)  # still succeeds
+            await _write_pings(pinger_rt, range(20, 120))  # still succeeds
             await eventually(_async(_relay_errors), lambda n: n > errors_before, what="the relay noticing")
 
             with own_broker(port):
-                counts = await eventually(
-                    lambda: effect_counts(ponger_db),
-                    lambda c: len(c) == 120,
-                    timeout=60,
-                    what="all 120 effects",
-                )
-                assert set(counts.values()) == {1}
+                await _each_applied_once(ponger_db, 120)
                 # Recreated from the registry, not auto-created by a client with the broker's default count.
                 assert (
                     await _partitions(
@@ -87,18 +73,12 @@ async def test_a_broker_replaced_between_two_topology_checks_is_noticed_by_its_c
     recreate the topics and fill them past the consumers' old positions before the worker looks. Nothing
     is missing, nothing shrank, the broker never seemed unreachable: only the cluster id tells."""
     monkeypatch.setattr(runtime_module, "TOPOLOGY_CHECK_S", 3600.0)  # this test decides when the worker looks
-    port = localstack.free_port()
-    broker = {"kafka_bootstrap_servers": f"127.0.0.1:{port}", "kafka_idempotence": False}
-    pinger_rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"), **broker)))
-    ponger_db = await new_database("ponger")
-    ponger_rt = ServiceRuntime(ponger(settings_for(database_url=ponger_db, **broker)))
+    port, pinger_rt, ponger_rt, ponger_db = await _ping_pong_on_own_broker(settings_for, new_database)
     with own_broker(port) as first:
         async with pinger_rt.running({"relay"}), ponger_rt.running({"worker"}):
             assert ponger_rt.worker is not None
             assert await ponger_rt.worker.check_topology(), "the same broker: nothing to do"
-            async with pinger_rt.pool.acquire() as conn:
-                for seq in range(20):
-                    await write_ping(conn, pinger_rt.outbox, f"a{seq % 4}", seq)
+            await _write_pings(pinger_rt, range(20))
             await eventually(lambda: effect_counts(ponger_db), lambda c: len(c) == 20, what="before")
             assert await ponger_rt.worker.check_topology(), "still the same broker"
 
@@ -108,20 +88,37 @@ async def test_a_broker_replaced_between_two_topology_checks_is_noticed_by_its_c
                 # Another instance of the consuming service (or an operator) recreated every topic.
                 dead_letters = (deadletter_topic(ponger_rt.settings.service_name), 1)
                 await ensure_topics(ponger_rt.settings, [PINGS, dead_letters])
-                async with pinger_rt.pool.acquire() as conn:
-                    for seq in range(20, 80):
-                        await write_ping(conn, pinger_rt.outbox, f"a{seq % 4}", seq)
+                await _write_pings(pinger_rt, range(20, 80))
                 await eventually(
                     lambda: _unpublished(pinger_rt), lambda n: n == 0, timeout=60, what="all published"
                 )
                 assert not await ponger_rt.worker.check_topology(), "the new broker went unnoticed"
-                counts = await eventually(
-                    lambda: effect_counts(ponger_db),
-                    lambda c: len(c) == 80,
-                    timeout=60,
-                    what="all 80",
-                )
-                assert set(counts.values()) == {1}
+                await _each_applied_once(ponger_db, 80)
+
+
+async def _ping_pong_on_own_broker(
+    settings_for, new_database
+) -> tuple[int, ServiceRuntime, ServiceRuntime, str]:
+    """A pinger and a ponger set up for a broker of this test's own, on a port of their own."""
+    port = localstack.free_port()
+    broker = {"kafka_bootstrap_servers": f"127.0.0.1:{port}", "kafka_idempotence": False}
+    pinger_rt = ServiceRuntime(pinger(settings_for(database_url=await new_database("pinger"), **broker)))
+    ponger_db = await new_database("ponger")
+    ponger_rt = ServiceRuntime(ponger(settings_for(database_url=ponger_db, **broker)))
+    return port, pinger_rt, ponger_rt, ponger_db
+
+
+async def _each_applied_once(ponger_db: str, count: int) -> None:
+    counts = await eventually(
+        lambda: effect_counts(ponger_db), lambda c: len(c) == count, timeout=60, what=f"all {count} effects"
+    )
+    assert set(counts.values()) == {1}, "an event was applied twice"
+
+
+async def _write_pings(rt: ServiceRuntime, seqs: range) -> None:
+    async with rt.pool.acquire() as conn:
+        for seq in seqs:
+            await write_ping(conn, rt.outbox, f"a{seq % 4}", seq)
 
 
 async def _unpublished(rt: ServiceRuntime) -> int:
