@@ -6,6 +6,7 @@ go out through the real SMTP server.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import pytest
@@ -119,8 +120,10 @@ async def test_nothing_is_sent_for_a_ticket_or_event_once_it_is_closed(notificat
     # ... and the ticket and its event close before it could go out: it is cancelled, never sent.
     closed = await service.publish(make.closed(ticket, clock.now()), make.event_closed(event, clock.now()))
     await service.processed(closed)
-    [reminder] = await service.fetch("SELECT * FROM email_messages WHERE kind = 'reminder'")
-    assert reminder["status"] == "cancelled"
+    # At once when the closure arrives; or, if the sender held the reminder at that moment (its send then
+    # failed: the server is down), at the sender's next claim, before it could be sent.
+    reminder_status = "SELECT status FROM email_messages WHERE kind = 'reminder'"
+    await service.wait_rows(reminder_status, lambda s: s == "cancelled", what="cancelled")
     smtp.start()
 
     for moment in (sv(2026, 11, 13, 9), sv(2026, 11, 17, 9), sv(2026, 11, 24, 9), sv(2026, 12, 1, 9)):
@@ -130,6 +133,49 @@ async def test_nothing_is_sent_for_a_ticket_or_event_once_it_is_closed(notificat
     await service.publish(marker, occurred_at=clock.now())
     await smtp.wait_for(2, what="a later email")  # the sender was running all along
     assert [m.rcpt_tos[0] for m in smtp.received] == ["u-resp@edesal.example", "u-marker@edesal.example"]
+
+
+async def test_a_reminder_the_sender_holds_when_its_ticket_closes_is_cancelled_after_a_failed_try(
+    notifications, smtp, make, clock, sv
+):
+    """The closure arrives while the sender is sending the reminder (the consumer skips the row the sender
+    holds), and the server answers 451: the reminder is due again later, for a closed ticket. The sender
+    cancels it at that claim instead of sending it (CI caught it ending 'retrying', bound to be sent)."""
+    service = await notifications(clock=clock)
+    _, ticket = await _org_and_ticket(service, make, clock)
+    await smtp.wait_for(1, what="the assignment email")
+    await service.wait_rows(
+        "SELECT count(*) FROM email_messages WHERE status = 'sent'", lambda n: n == 1, what="marked sent"
+    )
+    test_loop = asyncio.get_running_loop()
+
+    async def close_the_ticket() -> None:
+        envelopes = await service.publish(make.closed(ticket, clock.now()))
+        await service.processed(envelopes)
+
+    async def close_while_the_sender_holds_it() -> None:
+        smtp.handler.before_accept = None
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(close_the_ticket(), test_loop))
+
+    smtp.handler.before_accept = close_while_the_sender_holds_it
+    smtp.answer_next(1, "451 4.3.0 Try again later")
+    assert await _tick_at(service, clock, sv(2026, 11, 8, 9)) == [("reminder", "u-resp")]
+    await service.wait_rows(
+        "SELECT count(*) FROM email_messages WHERE kind = 'reminder' AND attempts = 1",
+        lambda n: n == 1,
+        what="the reminder's first try, refused",
+    )
+    clock.advance(minutes=5)  # past its retry time
+    await service.wait_rows(
+        "SELECT status FROM email_messages WHERE kind = 'reminder'",
+        lambda s: s == "cancelled",
+        what="cancelled",
+    )
+    marker = make.assigned(make.person("u-marker"))
+    await service.publish(marker, occurred_at=clock.now())
+    await smtp.wait_for(2, what="a later email")
+    assert [m.rcpt_tos[0] for m in smtp.received] == ["u-resp@edesal.example", "u-marker@edesal.example"]
+    assert [answer for _, answer in smtp.refusals] == ["451 4.3.0 Try again later"]
 
 
 async def test_reminders_and_escalations_survive_a_restart_and_a_reopened_ticket_escalates_on(

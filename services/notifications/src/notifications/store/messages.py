@@ -21,6 +21,7 @@ from crmkit.db import Connection
 
 from notifications.compose import Outgoing
 from notifications.domain.delivery import Status
+from notifications.domain.planning import EVENT_KINDS, TICKET_KINDS
 
 NOTIFY_CHANNEL = "notifications_mail"
 
@@ -99,6 +100,33 @@ async def claim_due(conn: Connection, now: datetime, limit: int) -> list[Claimed
         limit,
     )
     return [Claimed(r["id"], r["recipient_email"], r["mime"], r["attempts"]) for r in rows]
+
+
+async def cancel_due_for_closed(conn: Connection, now: datetime) -> int:
+    """Cancel due reminders, escalations and event alerts whose ticket or event has closed.
+
+    The consumer cancels them when the closure arrives, but skips a row the sender holds at that moment; if
+    that send then fails (the server is away), the row would be due again for a closed ticket. Checking at
+    every claim leaves only the message in flight at the closure, which was being sent anyway."""
+    rows = await conn.fetch(
+        """UPDATE email_messages SET status = 'cancelled', next_attempt_at = NULL, finished_at = $1,
+                last_error = CASE WHEN ticket_id IS NOT NULL
+                                  THEN 'cancelled: the ticket was closed before this message was sent'
+                                  ELSE 'cancelled: the event was closed before this message was sent' END
+            WHERE id IN (
+                SELECT m.id FROM email_messages m
+                 WHERE m.status IN ('pending', 'retrying') AND m.next_attempt_at <= $1
+                   AND ((m.kind = ANY($2::text[])
+                         AND EXISTS (SELECT 1 FROM tickets t WHERE t.ticket_id = m.ticket_id AND t.closed))
+                     OR (m.kind = ANY($3::text[])
+                         AND EXISTS (SELECT 1 FROM events e WHERE e.event_id = m.event_id AND e.closed)))
+                 FOR UPDATE OF m SKIP LOCKED)
+            RETURNING id""",
+        now,
+        list(TICKET_KINDS),
+        list(EVENT_KINDS),
+    )
+    return len(rows)
 
 
 async def journal_round(
