@@ -113,8 +113,8 @@ class MailSender:
     async def _send_round(self, outcome: RoundOutcome, this_round: Round) -> None:
         results = this_round.results
         async with self.pool.acquire() as conn, conn.transaction():
-            if cancelled := await store.cancel_due_for_closed(conn, self.clock.now()):
-                log.info("%d due messages cancelled: their ticket or event closed", cancelled)
+            if cancelled := await store.cancel_for_closed(conn, self.clock.now()):
+                log.info("%d waiting messages cancelled: their ticket or event closed", cancelled)
             claimed = await store.claim_due(conn, self.clock.now(), self.settings.mail_batch_size)
             outcome.claimed = len(claimed)
             if not claimed:

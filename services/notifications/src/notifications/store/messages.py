@@ -102,12 +102,13 @@ async def claim_due(conn: Connection, now: datetime, limit: int) -> list[Claimed
     return [Claimed(r["id"], r["recipient_email"], r["mime"], r["attempts"]) for r in rows]
 
 
-async def cancel_due_for_closed(conn: Connection, now: datetime) -> int:
-    """Cancel due reminders, escalations and event alerts whose ticket or event has closed.
+async def cancel_for_closed(conn: Connection, now: datetime) -> int:
+    """Cancel waiting reminders, escalations and event alerts whose ticket or event has closed.
 
     The consumer cancels them when the closure arrives, but skips a row the sender holds at that moment; if
-    that send then fails (the server is away), the row would be due again for a closed ticket. Checking at
-    every claim leaves only the message in flight at the closure, which was being sent anyway."""
+    that send then fails (the server is away), or the round stopped before it, the row would wait to be sent
+    for a closed ticket. Checking at every round leaves only the message in flight at the closure, which
+    was being sent anyway. Waiting messages are few (the scheduler records them when they are due)."""
     rows = await conn.fetch(
         """UPDATE email_messages SET status = 'cancelled', next_attempt_at = NULL, finished_at = $1,
                 last_error = CASE WHEN ticket_id IS NOT NULL
@@ -115,7 +116,7 @@ async def cancel_due_for_closed(conn: Connection, now: datetime) -> int:
                                   ELSE 'cancelled: the event was closed before this message was sent' END
             WHERE id IN (
                 SELECT m.id FROM email_messages m
-                 WHERE m.status IN ('pending', 'retrying') AND m.next_attempt_at <= $1
+                 WHERE m.status IN ('pending', 'retrying')
                    AND ((m.kind = ANY($2::text[])
                          AND EXISTS (SELECT 1 FROM tickets t WHERE t.ticket_id = m.ticket_id AND t.closed))
                      OR (m.kind = ANY($3::text[])
