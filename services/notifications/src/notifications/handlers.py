@@ -101,7 +101,7 @@ def build_subscriptions(composer: Composer, clock: Clock | None = None) -> Subsc
         await message_store.cancel_open(
             delivery.conn,
             kinds=TICKET_KINDS,
-            reason="cancelled: the ticket was closed before this message was sent",
+            reason=message_store.TICKET_CLOSED,
             at=now,
             ticket_id=delivery.event.ticket_id,
         )
@@ -137,7 +137,7 @@ def build_subscriptions(composer: Composer, clock: Clock | None = None) -> Subsc
         await message_store.cancel_open(
             delivery.conn,
             kinds=EVENT_KINDS,
-            reason="cancelled: the event was closed before this message was sent",
+            reason=message_store.EVENT_CLOSED,
             at=now,
             event_id=delivery.event.event_id,
         )

@@ -24,6 +24,8 @@ from notifications.domain.delivery import Status
 from notifications.domain.planning import EVENT_KINDS, TICKET_KINDS
 
 NOTIFY_CHANNEL = "notifications_mail"
+TICKET_CLOSED = "cancelled: the ticket was closed before this message was sent"
+EVENT_CLOSED = "cancelled: the event was closed before this message was sent"
 
 
 async def insert(conn: Connection, messages: Sequence[Outgoing]) -> int:
@@ -111,9 +113,7 @@ async def cancel_for_closed(conn: Connection, now: datetime) -> int:
     was being sent anyway. Waiting messages are few (the scheduler records them when they are due)."""
     rows = await conn.fetch(
         """UPDATE email_messages SET status = 'cancelled', next_attempt_at = NULL, finished_at = $1,
-                last_error = CASE WHEN ticket_id IS NOT NULL
-                                  THEN 'cancelled: the ticket was closed before this message was sent'
-                                  ELSE 'cancelled: the event was closed before this message was sent' END
+                last_error = CASE WHEN ticket_id IS NOT NULL THEN $4 ELSE $5 END
             WHERE id IN (
                 SELECT m.id FROM email_messages m
                  WHERE m.status IN ('pending', 'retrying')
@@ -126,6 +126,8 @@ async def cancel_for_closed(conn: Connection, now: datetime) -> int:
         now,
         list(TICKET_KINDS),
         list(EVENT_KINDS),
+        TICKET_CLOSED,
+        EVENT_CLOSED,
     )
     return len(rows)
 
