@@ -33,6 +33,12 @@ BENCHMARKS: dict[str, tuple[list[str], str, str]] = {
         "COMANDA closure ingestion beside raw consume; rollup latency COMANDA publish -> TicketClosed.",
         ">= 10,000 closures/s per worker; rollup p99 < 250 ms",
     ),
+    "rollup": (
+        ["benchmarks/rollup_bench.py"],
+        "Local stack as `make up` runs it: a COMANDA closure published -> the event closable in the "
+        "attentions API (through the gateway).",
+        "p99 < 250 ms",
+    ),
     "notifications": (
         ["benchmarks/notifications_bench.py"],
         "TicketAssigned -> email accepted (p50/p99); a burst of 5,000 assignments beside raw aiosmtplib.",
