@@ -64,6 +64,7 @@ SMTP_PORT = 1025
 MAIL_WEB_PORT = 1080
 PRIVATE_PG_PORT = 5433
 WEB_PORT = 8106
+COMANDA_PAGE_PORT = 8107
 GATEWAY_PORT = 8080
 GATEWAY_TEMPLATE = ROOT / "deploy" / "gateway" / "nginx.conf.template"
 
@@ -106,6 +107,7 @@ class Plan:
     mail_web: str = ""
     factelec_source: str = ""  # URL of the FACTELEC demo database (filled by the demo data step)
     web: str = ""  # the web client's own address
+    comanda: str = ""  # the COMANDA simulator's inbox page
     gateway: str = ""  # nginx: the address people open
 
 
@@ -247,11 +249,14 @@ def build_plan(args: argparse.Namespace, say: Callable[[str], None]) -> Plan:
                 sys.executable, "-m", package, "run"]  # fmt: skip
         service_procs.append(Proc(name, argv, env, SERVICE_TIER, SERVICE_STOP))
 
-    # COMANDA, simulated: takes the assignments into inboxes; people close tickets with its CLI.
+    # COMANDA, simulated: takes the assignments into inboxes; people close tickets on its page or its CLI.
+    comanda_port = COMANDA_PAGE_PORT + offset
+    ports["COMANDA simulator page"] = comanda_port
+    plan.comanda = f"http://127.0.0.1:{comanda_port}"
     sim_env = {**base_env, "KAFKA_BOOTSTRAP_SERVERS": plan.broker}
     sim_argv = [sys.executable, str(HERE / "await_infra.py"), "--lock", str(state / "run" / "topics.lock"),
                 "--", sys.executable, "-m", "tickets.comanda_sim", "--state", str(state / "comanda-sim.db"),
-                "run"]  # fmt: skip
+                "serve", "--port", str(comanda_port)]  # fmt: skip
     service_procs.append(Proc("comanda-sim", sim_argv, sim_env, SERVICE_TIER, SERVICE_STOP))
 
     # Web client and gateway (nginx)
@@ -453,6 +458,7 @@ def banner(plan: Plan) -> str:
         f"  {'web':<{width}}{plan.gateway}/  (the CRM in the browser, through the gateway)",
         f"  {'gateway':<{width}}{plan.gateway}/api/<service>/  (nginx; web client itself on {plan.web})",
         f"  {'mail':<{width}}{plan.mail_web}  (web UI and REST API; SMTP on {plan.smtp})",
+        f"  {'COMANDA':<{width}}{plan.comanda}/  (simulated: each person's inbox; accept, close, reopen)",
         f"  {'broker':<{width}}{plan.broker}  ({plan.broker_note})",
         f"  {'PostgreSQL':<{width}}{plan.postgres}",
         f"  {'databases':<{width}}{', '.join(plan.databases.values())}",
@@ -469,6 +475,7 @@ def watch_readiness(manager: OrderedManager, plan: Plan, demo: bool) -> None:
     checks["mail"] = f"{plan.mail_web}messages/"
     checks["web"] = f"{plan.web}/readyz"
     checks["gateway"] = f"{plan.gateway}/gateway/healthz"
+    checks["COMANDA"] = f"{plan.comanda}/healthz"
     pending = dict(checks)
     started = time.monotonic()
     next_note = started + 60

@@ -161,6 +161,7 @@ def test_the_one_shot_commands_are_what_the_command_lines_accept() -> None:
     assert (demo.command, demo.reset, demo.rows) == ("demo-source", True, 20_000)
     sim = services["comanda-sim"]
     parsed = comanda_parser().parse_args([*sim["entrypoint"][3:], *sim["command"]])
-    assert (parsed.command, str(parsed.state)) == ("run", "/tmp/comanda.db")
+    assert (parsed.command, str(parsed.state), parsed.port) == ("serve", "/tmp/comanda.db", 8107)
+    assert parsed.host == "0.0.0.0" and "8107:8107" in sim["ports"]
     for name in SERVICES:
         assert services[name]["command"] == ["run"]

@@ -41,7 +41,7 @@ SERVICES = {
     "factelec-sync": (8105, "crm_factelec_sync"),
 }
 SMTP_PORT, MAIL_WEB_PORT, BROKER_PORT, PRIVATE_PG_PORT = 1025, 1080, 9092, 5433
-WEB_PORT, GATEWAY_PORT = 8106, 8080
+WEB_PORT, COMANDA_PAGE_PORT, GATEWAY_PORT = 8106, 8107, 8080
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
 
@@ -57,6 +57,7 @@ def _free_offset() -> int:
         BROKER_PORT,
         PRIVATE_PG_PORT,
         WEB_PORT,
+        COMANDA_PAGE_PORT,
         GATEWAY_PORT,
     ]
     for _ in range(100):
@@ -209,6 +210,7 @@ def test_stack_starts_everything_serves_and_stops_all_it_started_on_sigint(stack
     # Through nginx: / reaches the web client, /api/<service>/ each service with the prefix stripped.
     ready_urls["web (via gateway)"] = f"{gateway}/readyz"
     ready_urls["attentions (via gateway)"] = f"{gateway}/api/attentions/readyz"
+    ready_urls["COMANDA simulator page"] = f"http://127.0.0.1:{stack.port(COMANDA_PAGE_PORT)}/healthz"
     mail_api = f"http://127.0.0.1:{stack.port(MAIL_WEB_PORT)}"
 
     def not_ready() -> list[str]:
@@ -254,7 +256,7 @@ def test_stack_starts_everything_serves_and_stops_all_it_started_on_sigint(stack
     started_by_stack = stack.track()
     names = " ".join(p.cmdline for p in started_by_stack)
     assert "tansu" in names and "maildump" in names
-    assert "-m webclient run" in names and "nginx" in names
+    assert "-m webclient run" in names and "nginx" in names and "tickets.comanda_sim" in names
     for package in ("attentions", "tickets", "notifications", "reports", "factelec_sync"):
         assert f"-m {package} run" in names, f"{package} is not among the stack's processes: {names}"
     stopping = time.monotonic()
@@ -274,6 +276,6 @@ def test_stack_starts_everything_serves_and_stops_all_it_started_on_sigint(stack
         raise AssertionError(f"left running after the stack stopped: {left}\n{stack.output()}") from None
     ports = [stack.port(port) for port, _ in SERVICES.values()]
     ports += [stack.port(SMTP_PORT), stack.port(MAIL_WEB_PORT), stack.broker_port]
-    ports += [stack.port(WEB_PORT), stack.port(GATEWAY_PORT)]
+    ports += [stack.port(WEB_PORT), stack.port(COMANDA_PAGE_PORT), stack.port(GATEWAY_PORT)]
     assert not [port for port in ports if _answers(port)], "something still answers on the stack's ports"
     print(f"stack ready after {ready_after:.1f} s, stopped {stopped_after:.1f} s after SIGINT")

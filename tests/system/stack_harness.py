@@ -29,7 +29,7 @@ STACK_PY = ROOT / "deploy" / "local" / "stack.py"
 
 # Default ports of the stack (services, web, gateway, mail, broker, private PostgreSQL): an offset must
 # move all of them to free ports.
-DEFAULT_PORTS = (8101, 8102, 8103, 8104, 8105, 8106, 8080, 1025, 1080, 9092, 5433)
+DEFAULT_PORTS = (8101, 8102, 8103, 8104, 8105, 8106, 8107, 8080, 1025, 1080, 9092, 5433)
 
 
 def load_stack_module() -> ModuleType:
@@ -222,6 +222,8 @@ class StackHarness:
             checks["web"] = f"{self.plan.web}/readyz"
         if getattr(self.plan, "gateway", ""):
             checks["gateway"] = f"{self.plan.gateway}/gateway/healthz"
+        if getattr(self.plan, "comanda", ""):
+            checks["COMANDA"] = f"{self.plan.comanda}/healthz"
         return checks
 
     @property

@@ -6,6 +6,7 @@
     python -m tickets.comanda_sim close TCK-2026-000311 --resolution "Medidor reemplazado"
     python -m tickets.comanda_sim reopen TCK-2026-000311 --reason "El cliente reporta la falla de nuevo"
     python -m tickets.comanda_sim run          # keep consuming, print each assignment as it arrives
+    python -m tickets.comanda_sim serve --port 8107   # the same, with the inbox page (page.py)
 
 Every command first catches up on the assignments published so far (a change to a ticket already in the
 local inbox is published at once). The broker and topic prefix come from
@@ -23,8 +24,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from crmkit.settings import KitSettings
 
+from tickets.comanda_sim.page import build_page
 from tickets.comanda_sim.simulator import ComandaSimulator, SimulatorError
 from tickets.comanda_sim.store import InboxItem, MemoryStore, SqliteStore
 
@@ -55,6 +58,9 @@ def parser() -> argparse.ArgumentParser:
     reopen.add_argument("--reason", required=True)
     reopen.add_argument("--as", dest="by")
     sub.add_parser("run", help="consume assignments until interrupted, printing each")
+    serve = sub.add_parser("serve", help="consume assignments and serve the inbox page until interrupted")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8107)
     return p
 
 
@@ -95,6 +101,12 @@ async def _main(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
             sim.on_assignment = lambda item: print(_line("assigned", item), flush=True)
             await sim.run(stop)
+        elif args.command == "serve":
+            server = uvicorn.Server(
+                uvicorn.Config(build_page(sim), host=args.host, port=args.port, log_level="warning")
+            )
+            print(f"COMANDA (simulador): http://{args.host}:{args.port}/", flush=True)
+            await server.serve()
         else:
             actions = {
                 "accept": lambda: sim.accept(args.ticket, by=args.by),
