@@ -103,15 +103,61 @@ def _dbmate_url(dsn: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+# The key of the session advisory lock a migration run holds on its database (any constant; "crmkmig").
+MIGRATION_LOCK = 0x63726D6B6D6967
+MIGRATION_WAIT_S = 30.0
+_SERVER_AWAY: tuple[type[Exception], ...] = (OSError, *DATABASE_UNAVAILABLE)
+
+
 async def migrate(dsn: str, service_migrations: Sequence[Path]) -> None:
-    """Create the database if missing and apply the kit's and the service's migrations."""
-    args = [dbmate_binary(), "--url", _dbmate_url(dsn), "--no-dump-schema", "--wait", "--wait-timeout", "30s"]
-    for directory in (KIT_MIGRATIONS, *service_migrations):
+    """Create the database if missing and apply the kit's and the service's migrations.
+
+    Every process of a service migrates before it serves, and replicas start together (the api, worker and
+    relay of one service; two API processes on a host). dbmate takes no lock: two runs at once applied the
+    same file twice and one failed ("duplicate key ... pg_type_typname_nsp_index"), killing that process at
+    start. The runs now queue on a session advisory lock held on the database while dbmate works; the ones
+    after the first find everything applied. A database two processes both found missing is created by one;
+    the other's ``dbmate create`` fails and it goes on once the database is there."""
+    url = _dbmate_url(dsn)
+    conn = await _connect_waiting(dsn)
+    if conn is None:
+        created, output = await _dbmate(url, [], "create")
+        conn = await _connect_waiting(dsn)
+        if conn is None:
+            raise RuntimeError(f"could not create the database {urlsplit(dsn).path}: {output}")
+        if not created:
+            log.info("database %s was created by another process meanwhile", urlsplit(dsn).path)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        applied, output = await _dbmate(url, [KIT_MIGRATIONS, *service_migrations], "up")
+        if not applied:
+            raise RuntimeError(f"migrations failed for {urlsplit(dsn).path}: {output}")
+    finally:
+        await conn.close()  # ends the session: the lock goes with it
+
+
+async def _connect_waiting(dsn: str) -> asyncpg.Connection | None:
+    """A connection to the database, waiting up to ``MIGRATION_WAIT_S`` for the server; None if the
+    database does not exist."""
+    deadline = asyncio.get_running_loop().time() + MIGRATION_WAIT_S
+    while True:
+        try:
+            return await asyncpg.connect(dsn)
+        except asyncpg.InvalidCatalogNameError:
+            return None
+        except _SERVER_AWAY:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _dbmate(url: str, directories: Sequence[Path], command: str) -> tuple[bool, str]:
+    args = [dbmate_binary(), "--url", url, "--no-dump-schema", "--wait", "--wait-timeout", "30s"]
+    for directory in directories:
         args += ["--migrations-dir", str(directory)]
-    args.append("up")
+    args.append(command)
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={**os.environ}
     )
     out, _ = await proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"migrations failed for {urlsplit(dsn).path}: {out.decode(errors='replace')}")
+    return proc.returncode == 0, out.decode(errors="replace")
