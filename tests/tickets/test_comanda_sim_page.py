@@ -79,6 +79,9 @@ async def test_a_person_closes_a_ticket_from_the_inbox_page_and_the_crm_sees_it_
     assert "Responsable" in html and "Asignado" in html and request.responsibility in html
     assert request.code in await inbox("u-jefe") and "En copia" in await inbox("u-jefe")
     assert request.code not in await inbox("u-otro")
+    # The person picker offers both, by name.
+    picker = f'<option value="u-jefe">{request.cc[0].name}</option>'
+    assert picker in html and f'<option value="u-jperez">{request.responsible.name}</option>' in html
 
     ticket = str(request.ticket_id)
     accepted = await page.post(f"/tickets/{ticket}/accept", data={"user": "u-jperez"})

@@ -70,8 +70,9 @@ def people(sim: ComandaSimulator) -> list[tuple[str, str]]:
     names: dict[str, str] = {}
     for item in sim.store.all():
         names.setdefault(item.responsible_id, item.responsible_name)
+        cc_names = dict(zip(item.cc_ids, item.cc_names, strict=False))
         for user_id in item.cc_ids:
-            names.setdefault(user_id, user_id)
+            names.setdefault(user_id, cc_names.get(user_id, user_id))
     return sorted(names.items(), key=lambda p: (p[1].lower(), p[0]))
 
 

@@ -33,6 +33,7 @@ class InboxItem:
     correlation_id: uuid.UUID | None
     status: str = "assigned"
     sequence: int = 0  # the last sequence COMANDA sent for this ticket
+    cc_names: tuple[str, ...] = ()  # beside cc_ids, for the page's picker (absent in older state files)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -47,6 +48,7 @@ class InboxItem:
             responsible_id=event.responsible.user_id,
             responsible_name=event.responsible.name,
             cc_ids=tuple(p.user_id for p in event.cc),
+            cc_names=tuple(p.name for p in event.cc),
             event_code=event.event_code,
             attention_code=event.attention_code,
             subject=event.subject.display_name,
@@ -73,6 +75,7 @@ class InboxItem:
         data["correlation_id"] = str(self.correlation_id) if self.correlation_id else None
         data["due_date"] = self.due_date.isoformat()
         data["cc_ids"] = list(self.cc_ids)
+        data["cc_names"] = list(self.cc_names)
         return data
 
     @classmethod
@@ -85,6 +88,7 @@ class InboxItem:
                 "correlation_id": uuid.UUID(data["correlation_id"]) if data["correlation_id"] else None,
                 "due_date": date.fromisoformat(data["due_date"]),
                 "cc_ids": tuple(data["cc_ids"]),
+                "cc_names": tuple(data.get("cc_names", ())),
             }
         )
 
