@@ -101,16 +101,18 @@ def infra() -> Iterator[Infra]:
 
 @pytest.fixture
 async def new_database(infra: Infra) -> AsyncIterator[Callable[[str], Any]]:
-    """Creates empty databases for this test (dropped afterwards). Call with a label; returns the URL."""
+    """Creates empty databases for this test (dropped afterwards). Call with a label; returns the URL.
+    ``create=False``: only the URL of a database that does not exist yet (dropped afterwards if made)."""
     created: list[str] = []
 
-    async def create(label: str) -> str:
+    async def create(label: str, create: bool = True) -> str:
         name = f"t_{label.replace('-', '_')}_{uuid.uuid4().hex[:10]}"
-        conn = await asyncpg.connect(infra.postgres_url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
+        if create:
+            conn = await asyncpg.connect(infra.postgres_url)
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
         created.append(name)
         return localstack.with_database(infra.postgres_url, name)
 

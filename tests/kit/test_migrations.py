@@ -4,13 +4,11 @@ start together (two API processes on one host, the api, worker and relay Deploym
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from crmkit import localstack
 from crmkit.db import migrate
 
 pytestmark = pytest.mark.integration
@@ -28,30 +26,23 @@ async def _applied(dsn: str) -> list[str]:
         await conn.close()
 
 
+async def _failures_of_migrating_at_once(dsn: str, processes: int) -> list[BaseException]:
+    results = await asyncio.gather(
+        *(migrate(dsn, [SERVICE_MIGRATIONS]) for _ in range(processes)), return_exceptions=True
+    )
+    return [r for r in results if isinstance(r, BaseException)]
+
+
 async def test_processes_that_start_together_migrate_one_after_the_other(new_database: Any) -> None:
     """dbmate takes no lock: two at once both created the same types and one failed (a service process
     died at start in the attentions benchmark). Six at once, on an empty database, now all succeed."""
     dsn = await new_database("migrate_together")
-    results = await asyncio.gather(
-        *(migrate(dsn, [SERVICE_MIGRATIONS]) for _ in range(6)), return_exceptions=True
-    )
-    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert await _failures_of_migrating_at_once(dsn, 6) == []
     versions = await _applied(dsn)
     assert len(versions) == len(set(versions)) and len(versions) >= 3
 
 
-async def test_processes_that_start_together_create_a_missing_database_once(infra: Any) -> None:
-    name = f"t_migrate_create_{uuid.uuid4().hex[:10]}"
-    dsn = localstack.with_database(infra.postgres_url, name)
-    try:
-        results = await asyncio.gather(
-            *(migrate(dsn, [SERVICE_MIGRATIONS]) for _ in range(4)), return_exceptions=True
-        )
-        assert [r for r in results if isinstance(r, BaseException)] == []
-        assert "20261102000000" in await _applied(dsn)
-    finally:
-        conn = await asyncpg.connect(infra.postgres_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+async def test_processes_that_start_together_create_a_missing_database_once(new_database: Any) -> None:
+    dsn = await new_database("migrate_create", create=False)
+    assert await _failures_of_migrating_at_once(dsn, 4) == []
+    assert "20261102000000" in await _applied(dsn)

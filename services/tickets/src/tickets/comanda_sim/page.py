@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -45,24 +45,18 @@ STATUS_LABELS = {
     "reopened": "Reabierto",
 }
 ROLE_LABELS = {"responsible": "Responsable", "cc": "En copia"}
-# action in the URL -> (status published, button label)
-ACTIONS: dict[str, tuple[Any, str]] = {
-    "accept": ("accepted", "Aceptar"),
-    "start": ("in_progress", "Iniciar trabajo"),
-    "close": ("closed", "Cerrar"),
-    "reopen": ("reopened", "Reabrir"),
-}
-DONE = {
-    "accept": "aceptado",
-    "start": "marcado en proceso",
-    "close": "cerrado",
-    "reopen": "reabierto",
+# action in the URL -> (status published, button label, what the notice says was done)
+ACTIONS: dict[str, tuple[Any, str, str]] = {
+    "accept": ("accepted", "Aceptar", "aceptado"),
+    "start": ("in_progress", "Iniciar trabajo", "marcado en proceso"),
+    "close": ("closed", "Cerrar", "cerrado"),
+    "reopen": ("reopened", "Reabrir", "reabierto"),
 }
 
 
 def actions_for(item: InboxItem) -> list[str]:
     """The buttons COMANDA offers for a ticket in its current status."""
-    return [action for action, (status, _) in ACTIONS.items() if item.status in ALLOWED_FROM[status]]
+    return [action for action, (status, *_) in ACTIONS.items() if item.status in ALLOWED_FROM[status]]
 
 
 def people(sim: ComandaSimulator) -> list[tuple[str, str]]:
@@ -129,26 +123,21 @@ def build_page(sim: ComandaSimulator, *, consume: bool = True) -> FastAPI:
         user = user.strip()
         if action not in ACTIONS:
             return render(request, user, closed, 404, error=f"Acción desconocida: {action}.")
-        by = user or None
-        changes: dict[str, Callable[[], Awaitable[Any]]] = {
-            "accept": lambda: sim.accept(ticket_id, by=by),
-            "start": lambda: sim.start_work(ticket_id, by=by),
-            "close": lambda: sim.close(ticket_id, text, by=by),
-            "reopen": lambda: sim.reopen(ticket_id, text, by=by),
-        }
+        status, label, done = ACTIONS[action]
         item = sim.store.get(ticket_id)
         if item is None:
             return render(request, user, closed, 404, error="Ese ticket no está en COMANDA.")
         if action not in actions_for(item):
-            now, target = STATUS_LABELS[item.status], STATUS_LABELS[ACTIONS[action][0]]
+            now, target = STATUS_LABELS[item.status], STATUS_LABELS[status]
             message = f"COMANDA no permite pasar el ticket {item.code} de «{now}» a «{target}»."
             return render(request, user, closed, 409, error=message)
         if action in ("close", "reopen") and not text.strip():
             what = "la resolución" if action == "close" else "el motivo"
-            verb = ACTIONS[action][1].lower()
-            return render(request, user, closed, 422, error=f"Escriba {what} para {verb} el ticket.")
+            return render(request, user, closed, 422, error=f"Escriba {what} para {label.lower()} el ticket.")
+        # What the CLI's accept/start/close/reopen publish: the next sequence, refused if not offered.
+        fields = {"resolution": text} if action == "close" else {"reason": text} if action == "reopen" else {}
         try:
-            await changes[action]()
+            await sim.publish(ticket_id, status, changed_by=user or None, enforce=True, **fields)
         except SimulatorError as exc:
             return render(request, user, closed, 409, error=f"COMANDA no permite el cambio: {exc}.")
         except KafkaError as exc:
@@ -156,7 +145,7 @@ def build_page(sim: ComandaSimulator, *, consume: bool = True) -> FastAPI:
             return render(
                 request, user, closed, 503, error="No se pudo publicar el cambio; inténtelo de nuevo."
             )
-        query = {"user": user, "hecho": f"Ticket {item.code} {DONE[action]}."}
+        query = {"user": user, "hecho": f"Ticket {item.code} {done}."}
         if closed:
             query["closed"] = "true"
         return RedirectResponse(f"/?{urlencode(query)}", status_code=303)
